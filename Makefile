@@ -1,0 +1,100 @@
+# evchat — build, run, test. GNU make; `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CXX     ?= g++
+CXXFLAGS ?= -O2 -g
+LDFLAGS  ?=
+CONFIG  ?= conf/evchat.toml
+
+# Flags evchat needs whatever the user passes in CXXFLAGS.
+EV_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -MMD -MP
+EV_LDLIBS   := -lev
+
+SERVER_SRCS := $(filter-out src/main.cpp,$(wildcard src/*.cpp))
+SERVER_OBJS := $(SERVER_SRCS:src/%.cpp=$(BUILD)/obj/%.o)
+BENCH_SRCS  := $(wildcard src/bench/*.cpp)
+BENCH_OBJS  := $(BENCH_SRCS:src/bench/%.cpp=$(BUILD)/obj/bench/%.o)
+UNIT_SRCS   := $(wildcard tests/unit/*.cpp)
+UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.cpp=$(BUILD)/obj/unit/%.o)
+INTEG_SRCS  := $(wildcard tests/integration/*.cpp)
+INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o)
+
+PROGRAMS := $(BUILD)/evchat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
+
+.PHONY: all run test unit integration asan deps test-deps install clean help
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: src/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(EV_CXXFLAGS) $(CXXFLAGS) -Isrc -I$(BUILD)/gen -c -o $@ $<
+
+# conf/evchat.toml is built into the binary as a raw string for --print-default-config.
+$(BUILD)/gen/default_config.inc: conf/evchat.toml
+	@mkdir -p $(@D)
+	{ printf 'R"evchat_toml('; cat $<; printf ')evchat_toml"\n'; } > $@
+$(BUILD)/obj/config.o: $(BUILD)/gen/default_config.inc
+$(BUILD)/obj/unit/%.o: tests/unit/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(EV_CXXFLAGS) $(CXXFLAGS) -Isrc -c -o $@ $<
+$(BUILD)/obj/integration/%.o: tests/integration/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(EV_CXXFLAGS) $(CXXFLAGS) -Isrc -Itests/integration -c -o $@ $<
+
+$(BUILD)/evchat: $(BUILD)/obj/main.o $(SERVER_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
+$(BUILD)/evchat-bench: $(BENCH_OBJS) $(SERVER_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(SERVER_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
+$(BUILD)/integration-tests: $(INTEG_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
+
+# The Go program of the book, built from ../shared/reference, for side-by-side tests.
+GOCHAT := $(BUILD)/gochat
+REFERENCE ?= ../shared/reference
+$(GOCHAT): $(wildcard $(REFERENCE)/chat.go)
+	@mkdir -p $(@D)
+	@if [ -f $(REFERENCE)/chat.go ] && command -v go >/dev/null; then \
+	  GOCACHE=$(abspath $(BUILD))/gocache GO111MODULE=off go build -o $@ $(REFERENCE)/chat.go; \
+	else echo "note: Go reference not built (needs go and $(REFERENCE)/chat.go)"; fi
+
+run: deps $(BUILD)/evchat
+	$(BUILD)/evchat --config $(CONFIG)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+integration: $(BUILD)/integration-tests $(PROGRAMS) $(GOCHAT)
+	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_BENCH=$(abspath $(BUILD))/evchat-bench \
+	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
+test: test-deps
+	@$(MAKE) --no-print-directory unit integration
+
+# Tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: test-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CXXFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit integration
+
+deps:
+	@scripts/deps run
+test-deps:
+	@scripts/deps test
+
+install: $(BUILD)/evchat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/evchat
+	install -m 755 $(BUILD)/evchat $(DESTDIR)$(PREFIX)/bin/evchat
+	install -m 644 conf/evchat.toml $(DESTDIR)$(PREFIX)/etc/evchat/evchat.toml
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make [all]     build $(BUILD)/evchat (and the load generator)"
+	@echo "make run       run evchat on $(CONFIG)"
+	@echo "make test      unit and integration tests"
+	@echo "make asan      the tests under ASan + UBSan"
+	@echo "make install   PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "make clean"
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

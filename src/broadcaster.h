@@ -1,0 +1,47 @@
+// Broadcaster: the room's rules — who is in it, and what an arrival, a line and a leave
+// say to whom, in one global order. Owned by the server; it knows no sockets.
+#pragma once
+
+#include "room_log.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// One participant as the room sees it. Embedded in its connection, which must call
+// Broadcaster::release() before it goes away.
+struct Member {
+    static constexpr uint64_t no_stop = UINT64_MAX;
+
+    std::string name;           // ADDR in every line about this member
+    RoomLog::Cursor cursor;     // next byte of the room's log this member has to receive
+    uint64_t stop = no_stop;    // set on leave: the member receives nothing said after it
+    bool in_room = false;
+};
+
+class Broadcaster {
+public:
+    explicit Broadcaster(size_t chunk_size = 64 * 1024) : log_(chunk_size) {}
+
+    // The others hear "NAME has arrived"; then m joins, and hears all said from here on.
+    void arrive(Member& m);
+    // Everyone in the room, m included, hears "NAME: text".
+    void say(const Member& m, std::string_view text);
+    // m hears nothing said from here on; then the others hear "NAME has left".
+    void leave(Member& m);
+    // m hears nothing more, and nobody is told: the room is closing.
+    void silence(Member& m);
+    // m's connection is gone: its cursor no longer holds the log.
+    void release(Member& m);
+
+    // Bytes the room has said to m that m has not received yet.
+    uint64_t backlog(const Member& m) const;
+
+    size_t size() const { return size_; }
+    RoomLog& log() { return log_; }
+    const RoomLog& log() const { return log_; }
+
+private:
+    RoomLog log_;
+    size_t size_ = 0;
+};

@@ -1,0 +1,320 @@
+// Client: reading and framing input, writing output from the room's log, and the rules
+// for a connection's end.
+#include "client.h"
+
+#include "server.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr size_t max_iov = 64;
+
+void set_active(struct ev_loop* loop, ev_io* w, bool active)
+{
+    if (active && !ev_is_active(w))
+        ev_io_start(loop, w);
+    else if (!active && ev_is_active(w))
+        ev_io_stop(loop, w);
+}
+
+// Drops the first n bytes; a string that was large lets its buffer go.
+void consume_front(std::string& s, size_t n)
+{
+    s.erase(0, n);
+    if (s.empty() && s.capacity() > 256)
+        std::string().swap(s);
+}
+
+}  // namespace
+
+Client::Client(Server& server, int fd, std::string addr)
+    : server_(server), fd_(fd), framer_(server.config().max_line_bytes)
+{
+    member_.name = std::move(addr);
+    ev_io_init(&read_w_, on_read, fd_, EV_READ);
+    ev_io_init(&write_w_, on_write, fd_, EV_WRITE);
+    ev_init(&timer_, on_timer);
+    read_w_.data = write_w_.data = timer_.data = this;
+}
+
+Client::~Client()
+{
+    ev_io_stop(server_.loop(), &read_w_);
+    ev_io_stop(server_.loop(), &write_w_);
+    ev_timer_stop(server_.loop(), &timer_);
+    server_.room().release(member_);
+    close(fd_);
+}
+
+void Client::join()
+{
+    head_ = "You are " + member_.name + "\n";
+    server_.room().arrive(member_);
+    server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
+    server_.schedule_flush(*this);
+    update_interest();
+}
+
+void Client::on_read(struct ev_loop*, ev_io* w, int)
+{
+    static_cast<Client*>(w->data)->read_input();
+}
+
+void Client::on_write(struct ev_loop*, ev_io* w, int)
+{
+    static_cast<Client*>(w->data)->flush();
+}
+
+void Client::on_timer(struct ev_loop*, ev_timer* w, int)
+{
+    auto* self = static_cast<Client*>(w->data);
+    if (self->state_ == State::member)
+        self->slow_consumer("over the soft limit for too long");
+    else
+        self->finish("drain timeout");
+}
+
+// One read per wakeup, into the loop's shared buffer: a flooding client gets one buffer
+// per loop iteration like everyone else, and an idle one holds no read buffer at all.
+void Client::read_input()
+{
+    char* buf = server_.read_buffer();
+    ssize_t n = read(fd_, buf, Server::read_buffer_size);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    Broadcaster& room = server_.room();
+    if (n > 0) {
+        if (state_ != State::member) {  // leaving: input is read only to be discarded
+            finish_leaving();
+            return;
+        }
+        auto status = framer_.feed(buf, static_cast<size_t>(n), [&](std::string_view line) {
+            room.say(member_, line);
+            return true;
+        });
+        if (status == LineFramer::Status::too_long) {
+            size_t max = framer_.max_line();
+            server_.log().write(LogLevel::warn, "%s disconnected: line too long (max %zu bytes)",
+                                member_.name.c_str(), max);
+            depart("line too long", "error: line too long (max " + std::to_string(max) + " bytes)\n");
+        }
+        return;
+    }
+    bool reset = n < 0;
+    if (reset)
+        server_.log().write(LogLevel::debug, "%s read: %s", member_.name.c_str(), strerror(errno));
+    input_ended_ = true;
+    if (state_ == State::member) {
+        // As bufio.Scanner at EOF or error: an unfinished last line is still a line.
+        framer_.finish([&](std::string_view line) {
+            room.say(member_, line);
+            return true;
+        });
+        depart(reset ? "reset" : "end of input", "");
+        if (reset)
+            finish("reset");
+        return;
+    }
+    finish_leaving();
+}
+
+void Client::depart(const char* reason, std::string farewell)
+{
+    assert(state_ == State::member);
+    server_.room().leave(member_);
+    server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
+    state_ = State::leaving;
+    tail_ = std::move(farewell);
+    ev_timer_stop(server_.loop(), &timer_);
+    ev_timer_set(&timer_, server_.config().drain_timeout, 0.0);
+    ev_timer_start(server_.loop(), &timer_);
+    server_.schedule_flush(*this);
+    update_interest();
+}
+
+void Client::close_for_shutdown()
+{
+    if (state_ != State::member)
+        return;
+    server_.room().silence(member_);
+    state_ = State::leaving;
+    ev_timer_stop(server_.loop(), &timer_);
+    ev_timer_set(&timer_, server_.config().shutdown_grace, 0.0);
+    ev_timer_start(server_.loop(), &timer_);
+    server_.schedule_flush(*this);
+    update_interest();
+}
+
+void Client::finish(const char* reason)
+{
+    if (state_ == State::finished)
+        return;
+    if (state_ == State::member) {
+        server_.room().leave(member_);
+        server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
+    } else if (reason[0] != '\0') {
+        server_.log().write(LogLevel::debug, "%s closed (%s)", member_.name.c_str(), reason);
+    }
+    state_ = State::finished;
+    update_interest();
+    ev_timer_stop(server_.loop(), &timer_);
+    server_.retire(*this);
+}
+
+void Client::slow_consumer(const char* why)
+{
+    assert(state_ == State::member);
+    const Config& config = server_.config();
+    uint64_t backlog = pending();
+    if (config.slow_policy == SlowPolicy::disconnect) {
+        server_.log().write(LogLevel::warn,
+                            "%s disconnected: slow consumer, %s (backlog %llu bytes, soft limit %zu, "
+                            "hard limit %zu)",
+                            member_.name.c_str(), why, static_cast<unsigned long long>(backlog),
+                            config.output_soft_limit, config.output_hard_limit);
+        finish("slow consumer");
+        return;
+    }
+    // Output is written in whole lines only: a line already begun stays in head_.
+    RoomLog::Skipped skipped = server_.room().log().skip_to_end(member_.cursor, head_);
+    server_.log().write(LogLevel::warn, "%s slow consumer, %s: dropped %llu lines (%llu bytes)",
+                        member_.name.c_str(), why, static_cast<unsigned long long>(skipped.lines),
+                        static_cast<unsigned long long>(skipped.bytes));
+    ev_timer_stop(server_.loop(), &timer_);
+    update_interest();
+}
+
+// The output limits, checked whenever this member's backlog may have changed.
+void Client::check_backlog()
+{
+    if (state_ != State::member)
+        return;
+    const Config& config = server_.config();
+    uint64_t backlog = pending();
+    if (backlog > config.output_hard_limit) {
+        slow_consumer("over the hard limit");
+    } else if (backlog > config.output_soft_limit) {
+        if (!ev_is_active(&timer_)) {
+            ev_timer_set(&timer_, config.output_soft_seconds, 0.0);
+            ev_timer_start(server_.loop(), &timer_);
+        }
+    } else {
+        ev_timer_stop(server_.loop(), &timer_);
+    }
+}
+
+void Client::room_advanced()
+{
+    if (state_ == State::finished)
+        return;
+    if (!write_blocked_) {
+        flush();
+        return;
+    }
+    check_backlog();
+    update_interest();
+}
+
+void Client::flush()
+{
+    if (state_ == State::finished)
+        return;
+    Broadcaster& room = server_.room();
+    while (pending() > 0) {
+        iovec iov[max_iov];
+        size_t count = 0;
+        if (!head_.empty())
+            iov[count++] = {head_.data(), head_.size()};
+        size_t first_log = count;
+        count += room.log().fill(member_.cursor, member_.stop, iov + count, max_iov - 1 - count);
+        size_t offered = 0;
+        for (size_t i = first_log; i < count; i++)
+            offered += iov[i].iov_len;
+        if (offered == room.backlog(member_) && !tail_.empty())
+            iov[count++] = {tail_.data(), tail_.size()};
+        offered = 0;
+        for (size_t i = 0; i < count; i++)
+            offered += iov[i].iov_len;
+        ssize_t n = writev(fd_, iov, static_cast<int>(count));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            write_blocked_ = true;
+            break;
+        }
+        if (n < 0) {
+            server_.log().write(LogLevel::debug, "%s write: %s", member_.name.c_str(), strerror(errno));
+            finish("write error");
+            return;
+        }
+        consume(static_cast<size_t>(n));
+        write_blocked_ = static_cast<size_t>(n) < offered;
+        if (write_blocked_)
+            break;
+    }
+    if (pending() == 0)
+        write_blocked_ = false;
+    check_backlog();
+    if (state_ == State::leaving)
+        finish_leaving();
+    update_interest();
+}
+
+void Client::consume(size_t n)
+{
+    size_t from_head = std::min(n, head_.size());
+    consume_front(head_, from_head);
+    n -= from_head;
+    size_t from_log = static_cast<size_t>(std::min<uint64_t>(n, server_.room().backlog(member_)));
+    server_.room().log().advance(member_.cursor, from_log);
+    consume_front(tail_, n - from_log);
+}
+
+uint64_t Client::pending() const
+{
+    return head_.size() + server_.room().backlog(member_) + tail_.size();
+}
+
+// A leaver is closed once its output is written and its input is over. Closing while
+// input is unread would make the kernel send RST and throw away what is still in flight
+// to the peer (the farewell error among it), so the write side is shut first and the
+// input drained.
+void Client::finish_leaving()
+{
+    assert(state_ == State::leaving);
+    if (pending() > 0)
+        return;
+    if (!shut_write_) {
+        ::shutdown(fd_, SHUT_WR);
+        shut_write_ = true;
+    }
+    while (!input_ended_) {
+        ssize_t n = read(fd_, server_.read_buffer(), Server::read_buffer_size);
+        if (n > 0)
+            return;  // more is coming: the read watcher brings us back
+        if (n < 0 && errno == EINTR)
+            continue;
+        input_ended_ = true;  // EOF, error, or nothing waiting (EAGAIN): close is clean now
+    }
+    finish("");
+}
+
+// The one place that decides which watchers run, from the state and the buffers.
+void Client::update_interest()
+{
+    struct ev_loop* loop = server_.loop();
+    bool want_read = false;
+    if (state_ == State::member)
+        want_read = !input_ended_ && pending() <= server_.config().output_soft_limit;
+    else if (state_ == State::leaving)
+        want_read = !input_ended_;
+    set_active(loop, &read_w_, want_read);
+    set_active(loop, &write_w_, state_ != State::finished && write_blocked_);
+}

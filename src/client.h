@@ -1,0 +1,71 @@
+// Client: one chat connection — its socket, watchers, line framer, private output, and its
+// member record in the room. Owned by the server, which alone destroys it (after retire).
+#pragma once
+
+#include "broadcaster.h"
+#include "framer.h"
+
+#include <cstdint>
+#include <ev.h>
+#include <string>
+
+class Server;
+
+class Client {
+public:
+    Client(Server& server, int fd, std::string addr);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    // Queues "You are ADDR" and enters the room, whose members hear the arrival.
+    void join();
+    // The flush pass: the room has said something since the last pass.
+    void room_advanced();
+    // Writes as much pending output as the socket takes now.
+    void flush();
+    // The server is closing: hear nothing more, receive what is queued, then close.
+    void close_for_shutdown();
+
+    const std::string& name() const { return member_.name; }
+    bool finished() const { return state_ == State::finished; }
+
+    // The server's bookkeeping: where this client sits in its lists.
+    size_t slot = 0;
+    bool scheduled = false;
+
+private:
+    //   member   --(end of input, error sent)-->  leaving --(output written, input over)--> finished
+    //   member   --(peer gone, slow consumer)--------------------------------------------> finished
+    enum class State { member, leaving, finished };
+
+    static void on_read(struct ev_loop* loop, ev_io* w, int revents);
+    static void on_write(struct ev_loop* loop, ev_io* w, int revents);
+    static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
+
+    void read_input();
+    void depart(const char* reason, std::string farewell);
+    void finish(const char* reason);
+    void slow_consumer(const char* why);
+    void check_backlog();
+    void finish_leaving();
+    void consume(size_t n);
+    uint64_t pending() const;
+    void update_interest();
+
+    Server& server_;
+    int fd_;
+    State state_ = State::member;
+    bool input_ended_ = false;
+    bool write_blocked_ = false;  // the socket took less than offered: wait for EV_WRITE
+    bool shut_write_ = false;
+    Member member_;
+    LineFramer framer_;
+    // Private output around the room's log: `head_` before it ("You are", the rest of a
+    // line cut by a drop), `tail_` after this client's share of it (a farewell error).
+    std::string head_;
+    std::string tail_;
+    ev_io read_w_;
+    ev_io write_w_;
+    ev_timer timer_;  // member: time over the soft limit; leaving: the drain deadline
+};

@@ -1,0 +1,237 @@
+// Config: TOML parsing with toml++ (header-only, so a static build needs no library),
+// and validation of types and ranges with the position of every error.
+#include "config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "address.h"
+
+namespace {
+
+const char built_in_default[] =
+#include "default_config.inc"
+    ;
+
+// Raised at the first invalid setting; carries the node whose position is reported.
+struct Invalid {
+    toml::source_region where;
+    std::string message;
+};
+
+[[noreturn]] void fail(const toml::source_region& where, std::string message)
+{
+    throw Invalid{where, std::move(message)};
+}
+
+constexpr double max_seconds = 86400.0;
+
+double get_seconds(const toml::node& node, std::string_view key, double min)
+{
+    std::optional<double> value = node.value<double>();  // accepts integers too
+    if (!value || !node.is_number())
+        fail(node.source(), std::string(key) + " must be a number of seconds");
+    if (!std::isfinite(*value) || *value < min || *value > max_seconds) {
+        std::ostringstream msg;
+        msg << key << " must be between " << min << " and " << max_seconds << " seconds";
+        fail(node.source(), msg.str());
+    }
+    return *value;
+}
+
+int64_t get_integer(const toml::node& node, std::string_view key, int64_t min, int64_t max)
+{
+    if (!node.is_integer())
+        fail(node.source(), std::string(key) + " must be an integer");
+    int64_t value = **node.as_integer();
+    if (value < min || value > max)
+        fail(node.source(), std::string(key) + " must be between " + std::to_string(min) +
+                                " and " + std::to_string(max));
+    return value;
+}
+
+// Sizes: an integer count of bytes, or "64KiB" / "1MiB" / "2GiB" / "100B".
+size_t get_size(const toml::node& node, std::string_view key, uint64_t min, uint64_t max)
+{
+    uint64_t bytes = 0;
+    if (node.is_integer()) {
+        int64_t v = **node.as_integer();
+        bytes = v < 0 ? UINT64_MAX : static_cast<uint64_t>(v);
+    } else if (node.is_string()) {
+        const std::string& s = **node.as_string();
+        char* end = nullptr;
+        errno = 0;
+        unsigned long long n = strtoull(s.c_str(), &end, 10);
+        std::string unit(end);
+        uint64_t scale = unit == "" || unit == "B"  ? 1
+                         : unit == "KiB"             ? 1ull << 10
+                         : unit == "MiB"             ? 1ull << 20
+                         : unit == "GiB"             ? 1ull << 30
+                                                     : 0;
+        if (end == s.c_str() || errno || !scale || s[0] == '-' || s[0] == '+')
+            fail(node.source(), std::string(key) +
+                                    " must be a size: bytes, or a string like \"64KiB\", "
+                                    "\"1MiB\", \"1GiB\"");
+        bytes = n > UINT64_MAX / scale ? UINT64_MAX : n * scale;
+    } else {
+        fail(node.source(), std::string(key) + " must be a size (an integer or a string)");
+    }
+    if (bytes < min || bytes > max)
+        fail(node.source(), std::string(key) + " must be between " + std::to_string(min) +
+                                " and " + std::to_string(max) + " bytes");
+    return static_cast<size_t>(bytes);
+}
+
+const std::string& get_string(const toml::node& node, std::string_view key)
+{
+    if (!node.is_string())
+        fail(node.source(), std::string(key) + " must be a string");
+    return **node.as_string();
+}
+
+const toml::table& get_table(const toml::node& node, std::string_view key)
+{
+    if (!node.is_table())
+        fail(node.source(), "[" + std::string(key) + "] must be a table");
+    return *node.as_table();
+}
+
+void read_server(const toml::table& t, Config& c)
+{
+    for (auto&& [key, node] : t) {
+        if (key == "listen") {
+            if (!node.is_array() || node.as_array()->empty())
+                fail(node.source(), "listen must be a non-empty array of \"HOST:PORT\" strings");
+            std::vector<std::string> listen;
+            for (const toml::node& item : *node.as_array()) {
+                const std::string& text = get_string(item, "listen entry");
+                ListenAddress parsed;
+                std::string err;
+                if (!parse_listen_address(text, parsed, err))
+                    fail(item.source(), err);
+                listen.push_back(text);
+            }
+            c.listen = std::move(listen);
+        } else if (key == "backlog") {
+            c.backlog = static_cast<int>(get_integer(node, key, 1, 65535));
+        } else if (key == "shutdown_grace") {
+            c.shutdown_grace = get_seconds(node, key, 0.0);
+        } else {
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [server]");
+        }
+    }
+}
+
+void read_client(const toml::table& t, Config& c)
+{
+    constexpr uint64_t max_buffer = 1ull << 40;
+    for (auto&& [key, node] : t) {
+        if (key == "max_line_bytes") {
+            c.max_line_bytes = get_size(node, key, 2, 64u << 20);
+        } else if (key == "output_soft_limit") {
+            c.output_soft_limit = get_size(node, key, 1, max_buffer);
+        } else if (key == "output_soft_seconds") {
+            c.output_soft_seconds = get_seconds(node, key, 0.0);
+        } else if (key == "output_hard_limit") {
+            c.output_hard_limit = get_size(node, key, 1, max_buffer);
+        } else if (key == "slow_policy") {
+            const std::string& s = get_string(node, key);
+            if (s == "disconnect")
+                c.slow_policy = SlowPolicy::disconnect;
+            else if (s == "drop")
+                c.slow_policy = SlowPolicy::drop;
+            else
+                fail(node.source(), "slow_policy must be \"disconnect\" or \"drop\"");
+        } else if (key == "drain_timeout") {
+            c.drain_timeout = get_seconds(node, key, 0.0);
+        } else {
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [client]");
+        }
+    }
+    // One line with its longest prefix must fit, or every client would be slow at once.
+    auto where = [&t](const char* first, const char* second) {
+        const toml::node* n = t.get(first);
+        n = n ? n : t.get(second);
+        return n ? n->source() : t.source();
+    };
+    if (c.output_hard_limit < c.max_line_bytes + 64)
+        fail(where("output_hard_limit", "max_line_bytes"),
+             "output_hard_limit must be at least max_line_bytes + 64 (" +
+                 std::to_string(c.max_line_bytes + 64) + ")");
+    if (c.output_soft_limit > c.output_hard_limit)
+        fail(where("output_soft_limit", "output_hard_limit"),
+             "output_soft_limit must not exceed output_hard_limit");
+}
+
+void read_log(const toml::table& t, Config& c)
+{
+    for (auto&& [key, node] : t) {
+        if (key == "level") {
+            auto level = parse_log_level(get_string(node, key));
+            if (!level)
+                fail(node.source(), "level must be \"debug\", \"info\", \"warn\" or \"error\"");
+            c.log_level = *level;
+        } else {
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [log]");
+        }
+    }
+}
+
+std::string position(const std::string& source, const toml::source_region& where)
+{
+    return source + ":" + std::to_string(where.begin.line) + ":" +
+           std::to_string(where.begin.column) + ": ";
+}
+
+}  // namespace
+
+std::string parse_config(std::string_view text, const std::string& source, Config& out)
+{
+    Config c;
+    try {
+        toml::table root = toml::parse(text, source);
+        for (auto&& [key, node] : root) {
+            if (key == "server")
+                read_server(get_table(node, key), c);
+            else if (key == "client")
+                read_client(get_table(node, key), c);
+            else if (key == "log")
+                read_log(get_table(node, key), c);
+            else
+                fail(key.source(), "unknown table or key \"" + std::string(key) + "\"");
+        }
+    } catch (const toml::parse_error& e) {
+        return position(source, e.source()) + std::string(e.description());
+    } catch (const Invalid& e) {
+        return position(source, e.where) + e.message;
+    }
+    out = std::move(c);
+    return "";
+}
+
+std::string load_config(const std::string& path, Config& out)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return path + ": " + strerror(errno);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad())
+        return path + ": read error";
+    return parse_config(text.str(), path, out);
+}
+
+std::string_view default_config_text()
+{
+    return built_in_default;
+}
+
+const char* slow_policy_name(SlowPolicy policy)
+{
+    return policy == SlowPolicy::drop ? "drop" : "disconnect";
+}

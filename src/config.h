@@ -1,0 +1,40 @@
+// Config: every setting of conf/evchat.toml with its default, loaded and validated here.
+// Pure (no sockets); main owns the Config and the server reads it.
+#pragma once
+
+#include "log.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+enum class SlowPolicy { disconnect, drop };
+
+struct Config {
+    // [server]
+    std::vector<std::string> listen{"localhost:8000"};
+    int backlog = 511;
+    double shutdown_grace = 5.0;
+    // [client]
+    size_t max_line_bytes = 65536;
+    size_t output_soft_limit = 1 << 20;
+    double output_soft_seconds = 60.0;
+    size_t output_hard_limit = 8 << 20;
+    SlowPolicy slow_policy = SlowPolicy::disconnect;
+    double drain_timeout = 5.0;
+    // [log]
+    LogLevel log_level = LogLevel::info;
+};
+
+// Parses TOML text named source (for messages) into out, starting from defaults.
+// Returns "" or the first error as "source:line:col: message".
+std::string parse_config(std::string_view text, const std::string& source, Config& out);
+
+// Reads and parses a file; errors as parse_config, or "path: reason" if unreadable.
+std::string load_config(const std::string& path, Config& out);
+
+// The text of conf/evchat.toml, built into the binary for --print-default-config.
+std::string_view default_config_text();
+
+const char* slow_policy_name(SlowPolicy policy);

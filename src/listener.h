@@ -1,0 +1,39 @@
+// Listener: one listening socket and its accept watcher, with the backoff that keeps the
+// loop from spinning when file descriptors run out. Owned by the server.
+#pragma once
+
+#include "address.h"
+#include "log.h"
+
+#include <ev.h>
+#include <functional>
+#include <string>
+
+class Listener {
+public:
+    // Called with each accepted socket (non-blocking, close-on-exec) and its peer.
+    using AcceptFn = std::function<void(int fd, const sockaddr* peer)>;
+
+    Listener(struct ev_loop* loop, Log& log, AcceptFn on_accept);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    // Binds and listens; the address it got (the real port for port 0) is address().
+    bool open(const ListenAddress& where, int backlog, std::string& err);
+    const std::string& address() const { return address_; }
+
+private:
+    static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
+    static void on_backoff(struct ev_loop* loop, ev_timer* w, int revents);
+    void accept_some();
+
+    struct ev_loop* loop_;
+    Log& log_;
+    AcceptFn on_accept_;
+    int fd_ = -1;
+    std::string address_;
+    ev_io io_;
+    ev_timer backoff_;
+    bool exhausted_ = false;  // in an fd-exhaustion burst: logged once, not per retry
+};

@@ -1,0 +1,58 @@
+// Log: formatting and writing of event lines.
+#include "log.h"
+
+#include <cmath>
+#include <cstdarg>
+#include <ctime>
+#include <sys/time.h>
+
+namespace {
+const char* const level_names[] = {"debug", "info", "warn", "error"};
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view name)
+{
+    for (int i = 0; i < 4; i++)
+        if (name == level_names[i])
+            return static_cast<LogLevel>(i);
+    return std::nullopt;
+}
+
+const char* log_level_name(LogLevel level)
+{
+    return level_names[static_cast<int>(level)];
+}
+
+std::string format_log_line(double unix_time, LogLevel level, std::string_view message)
+{
+    time_t secs = static_cast<time_t>(std::floor(unix_time));
+    int millis = static_cast<int>((unix_time - static_cast<double>(secs)) * 1000.0);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char stamp[64];
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    std::string line = stamp;
+    line += log_level_name(level);
+    line += ' ';
+    line += message;
+    line += '\n';
+    return line;
+}
+
+void Log::write(LogLevel level, const char* fmt, ...)
+{
+    if (!enabled(level))
+        return;
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    std::string line = format_log_line(tv.tv_sec + tv.tv_usec / 1e6, level, message);
+    // One fwrite per line so concurrent writers to the same terminal never interleave.
+    fwrite(line.data(), 1, line.size(), out_);
+    fflush(out_);
+}

@@ -1,0 +1,32 @@
+// Log: leveled, timestamped event lines on standard error, one line per event.
+// Owned by main and lent by reference to the server; there is no global logger.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+enum class LogLevel { debug, info, warn, error };
+
+std::optional<LogLevel> parse_log_level(std::string_view name);
+const char* log_level_name(LogLevel level);
+
+// "2026-11-24T23:50:01.123Z info message": UTC, millisecond resolution.
+std::string format_log_line(double unix_time, LogLevel level, std::string_view message);
+
+class Log {
+public:
+    explicit Log(LogLevel level = LogLevel::info, FILE* out = stderr) : level_(level), out_(out) {}
+    Log(const Log&) = delete;
+    Log& operator=(const Log&) = delete;
+
+    void set_level(LogLevel level) { level_ = level; }
+    bool enabled(LogLevel level) const { return level >= level_; }
+
+    void write(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+private:
+    LogLevel level_;
+    FILE* out_;
+};

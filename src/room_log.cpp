@@ -1,0 +1,140 @@
+// Room log: chunk bookkeeping for appends, cursors and release.
+#include "room_log.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+RoomLog::RoomLog(size_t chunk_size) : chunk_size_(chunk_size)
+{
+    chunks_.push_back(Chunk{0, 0, chunk_size_, 0, std::make_unique<char[]>(chunk_size_)});
+}
+
+void RoomLog::append(std::initializer_list<std::string_view> parts)
+{
+    size_t n = 0;
+    for (std::string_view p : parts)
+        n += p.size();
+    Chunk* tail = &chunks_.back();
+    if (tail->cap - tail->used < n) {
+        size_t cap = std::max(n, chunk_size_);
+        std::unique_ptr<char[]> data;
+        if (cap == chunk_size_ && spare_)
+            data = std::move(spare_);
+        else
+            data = std::make_unique<char[]>(cap);
+        chunks_.push_back(Chunk{end_, 0, cap, 0, std::move(data)});
+        tail = &chunks_.back();
+        release_unread();
+    }
+    char* out = tail->data.get() + tail->used;
+    for (std::string_view p : parts) {
+        memcpy(out, p.data(), p.size());
+        out += p.size();
+    }
+    tail->used += n;
+    end_ += n;
+}
+
+RoomLog::Cursor RoomLog::open_at_end()
+{
+    Cursor c{end_, tail_seq(), true};
+    chunks_.back().readers++;
+    return c;
+}
+
+void RoomLog::close(Cursor& c)
+{
+    if (!c.open)
+        return;
+    assert(chunk(c.chunk).readers > 0);
+    chunk(c.chunk).readers--;
+    c.open = false;
+    release_unread();
+}
+
+size_t RoomLog::fill(const Cursor& c, uint64_t stop, iovec* iov, size_t max_iov) const
+{
+    assert(c.open);
+    stop = std::min(stop, end_);
+    size_t used = 0;
+    uint64_t pos = c.pos;
+    for (uint64_t seq = c.chunk; seq <= tail_seq() && pos < stop && used < max_iov; seq++) {
+        const Chunk& ch = chunk(seq);
+        uint64_t to = std::min(stop, ch.end());
+        if (to > pos) {
+            iov[used].iov_base = ch.data.get() + (pos - ch.base);
+            iov[used].iov_len = to - pos;
+            used++;
+            pos = to;
+        }
+    }
+    return used;
+}
+
+void RoomLog::move_to(Cursor& c, uint64_t seq)
+{
+    if (seq == c.chunk)
+        return;
+    chunk(c.chunk).readers--;
+    chunk(seq).readers++;
+    c.chunk = seq;
+}
+
+void RoomLog::advance(Cursor& c, uint64_t n)
+{
+    assert(c.open && c.pos + n <= end_);
+    c.pos += n;
+    uint64_t seq = c.chunk;
+    while (seq < tail_seq() && c.pos >= chunk(seq).end())
+        seq++;
+    if (seq != c.chunk) {
+        move_to(c, seq);
+        release_unread();
+    }
+}
+
+RoomLog::Skipped RoomLog::skip_to_end(Cursor& c, std::string& unfinished)
+{
+    assert(c.open);
+    const Chunk& here = chunk(c.chunk);
+    uint64_t pos = c.pos;
+    if (pos > here.base && pos < here.end() && here.data[pos - here.base - 1] != '\n') {
+        const char* from = here.data.get() + (pos - here.base);
+        const char* nl = static_cast<const char*>(memchr(from, '\n', here.end() - pos));
+        assert(nl);  // chunks hold whole lines
+        unfinished.append(from, nl + 1 - from);
+        pos += nl + 1 - from;
+    }
+    Skipped skipped;
+    skipped.bytes = end_ - pos;
+    for (uint64_t seq = c.chunk; seq <= tail_seq(); seq++) {
+        const Chunk& ch = chunk(seq);
+        uint64_t from = std::max(pos, ch.base);
+        if (from < ch.end())
+            skipped.lines += std::count(ch.data.get() + (from - ch.base), ch.data.get() + ch.used, '\n');
+    }
+    c.pos = end_;
+    move_to(c, tail_seq());
+    release_unread();
+    return skipped;
+}
+
+void RoomLog::release_unread()
+{
+    while (chunks_.size() > 1 && chunks_.front().readers == 0) {
+        Chunk& front = chunks_.front();
+        if (front.cap == chunk_size_ && !spare_)
+            spare_ = std::move(front.data);
+        chunks_.pop_front();
+        first_seq_++;
+    }
+}
+
+size_t RoomLog::bytes_held() const
+{
+    size_t n = spare_ ? chunk_size_ : 0;
+    for (const Chunk& ch : chunks_)
+        n += ch.cap;
+    return n;
+}

@@ -1,0 +1,63 @@
+// Server: owner of everything on the loop — listeners, clients, the room — and of the
+// flush pass that writes pending output once per loop iteration. Owned by main.
+#pragma once
+
+#include "broadcaster.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+
+#include <ev.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+class Client;
+
+class Server {
+public:
+    Server(struct ev_loop* loop, const Config& config, Log& log);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds every listen address; on failure returns false with err and binds nothing.
+    bool listen(std::string& err);
+    // SIGTERM: stop accepting and reading, flush what is queued for up to the grace
+    // period, then break the loop. A second call breaks it at once.
+    void shutdown();
+
+    // For clients.
+    struct ev_loop* loop() const { return loop_; }
+    const Config& config() const { return config_; }
+    Log& log() { return log_; }
+    Broadcaster& room() { return room_; }
+    bool closing() const { return closing_; }
+    char* read_buffer() { return read_buffer_.get(); }
+    static constexpr size_t read_buffer_size = 64 * 1024;
+    // c has output that the next flush pass must write even if the room said nothing.
+    void schedule_flush(Client& c);
+    // c is finished: it is destroyed after the current callback, never inside it.
+    void retire(Client& c);
+
+private:
+    static void on_prepare(struct ev_loop* loop, ev_prepare* w, int revents);
+    static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
+    void accept_client(int fd, const sockaddr* peer);
+    void flush_pass();
+    void destroy_retired();
+
+    struct ev_loop* loop_;
+    const Config& config_;
+    Log& log_;
+    Broadcaster room_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
+    std::vector<Client*> scheduled_;
+    std::vector<Client*> retired_;
+    std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap
+    uint64_t flushed_end_ = 0;             // log end at the last flush pass
+    bool closing_ = false;
+    ev_prepare prepare_;
+    ev_timer grace_;
+};
