@@ -25,8 +25,9 @@ const char* log_level_name(LogLevel level)
 
 std::string format_log_line(double unix_time, LogLevel level, std::string_view message)
 {
-    time_t secs = static_cast<time_t>(std::floor(unix_time));
-    int millis = static_cast<int>((unix_time - static_cast<double>(secs)) * 1000.0);
+    long long total_ms = std::llround(unix_time * 1000.0);
+    time_t secs = static_cast<time_t>(total_ms / 1000);
+    int millis = static_cast<int>(total_ms % 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char stamp[64];

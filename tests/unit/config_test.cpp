@@ -1,0 +1,92 @@
+// Config: defaults, the shipped file, and every kind of rejection with its position.
+#include "config.h"
+
+#include <doctest/doctest.h>
+
+namespace {
+std::string parse(const std::string& text, Config& c)
+{
+    return parse_config(text, "t.toml", c);
+}
+std::string error_of(const std::string& text)
+{
+    Config c;
+    return parse(text, c);
+}
+}  // namespace
+
+TEST_CASE("the built-in default file parses to the built-in defaults")
+{
+    Config c, defaults;
+    REQUIRE(parse(std::string(default_config_text()), c) == "");
+    CHECK(c.listen == defaults.listen);
+    CHECK(c.backlog == defaults.backlog);
+    CHECK(c.shutdown_grace == defaults.shutdown_grace);
+    CHECK(c.max_line_bytes == defaults.max_line_bytes);
+    CHECK(c.output_soft_limit == defaults.output_soft_limit);
+    CHECK(c.output_soft_seconds == defaults.output_soft_seconds);
+    CHECK(c.output_hard_limit == defaults.output_hard_limit);
+    CHECK(c.slow_policy == defaults.slow_policy);
+    CHECK(c.drain_timeout == defaults.drain_timeout);
+    CHECK(c.log_level == defaults.log_level);
+}
+
+TEST_CASE("values are read")
+{
+    Config c;
+    REQUIRE(parse("[server]\nlisten = [\"[::1]:0\", \":9000\"]\nbacklog = 16\nshutdown_grace = 1\n"
+                  "[client]\nmax_line_bytes = 1024\noutput_soft_limit = \"64KiB\"\n"
+                  "output_hard_limit = 1048576\noutput_soft_seconds = 0.5\nslow_policy = \"drop\"\n"
+                  "drain_timeout = 2.5\n[log]\nlevel = \"debug\"\n",
+                  c) == "");
+    CHECK(c.listen == std::vector<std::string>{"[::1]:0", ":9000"});
+    CHECK(c.backlog == 16);
+    CHECK(c.shutdown_grace == 1.0);
+    CHECK(c.max_line_bytes == 1024);
+    CHECK(c.output_soft_limit == 65536);
+    CHECK(c.output_hard_limit == 1048576);
+    CHECK(c.output_soft_seconds == 0.5);
+    CHECK(c.slow_policy == SlowPolicy::drop);
+    CHECK(c.drain_timeout == 2.5);
+    CHECK(c.log_level == LogLevel::debug);
+}
+
+TEST_CASE("errors carry file:line:col")
+{
+    CHECK(error_of("[client]\nbogus = 1\n") == "t.toml:2:1: unknown key \"bogus\" in [client]");
+    CHECK(error_of("[nope]\n") == "t.toml:1:2: unknown table or key \"nope\"");
+    CHECK(error_of("[server]\nbacklog = \"x\"\n") == "t.toml:2:11: backlog must be an integer");
+    CHECK(error_of("[server]\nbacklog = 0\n") == "t.toml:2:11: backlog must be between 1 and 65535");
+    CHECK(error_of("[client]\nmax_line_bytes = 0\n").rfind("t.toml:2:18: max_line_bytes must be between", 0) == 0);
+    CHECK(error_of("[client]\nslow_policy = \"kick\"\n") ==
+          "t.toml:2:15: slow_policy must be \"disconnect\" or \"drop\"");
+    CHECK(error_of("[client]\noutput_soft_limit = \"1 MB\"\n").rfind("t.toml:2:21: output_soft_limit must be a size", 0) == 0);
+    CHECK(error_of("[client]\noutput_soft_seconds = -1\n").rfind("t.toml:2:23: output_soft_seconds must be between", 0) == 0);
+    CHECK(error_of("[server]\nlisten = [\"nohost\"]\n").rfind("t.toml:2:11: listen address \"nohost\" has no :PORT", 0) == 0);
+    CHECK(error_of("[server]\nlisten = []\n").rfind("t.toml:2:10: listen must be a non-empty array", 0) == 0);
+    CHECK(error_of("[log]\nlevel = \"loud\"\n").rfind("t.toml:2:9: level must be", 0) == 0);
+    CHECK(error_of("[server\n").rfind("t.toml:1:", 0) == 0);
+    CHECK(error_of("server = 1\n") == "t.toml:1:10: [server] must be a table");
+}
+
+TEST_CASE("limits must be consistent")
+{
+    CHECK(error_of("[client]\noutput_soft_limit = \"9MiB\"\n").find("output_soft_limit must not exceed output_hard_limit") !=
+          std::string::npos);
+    CHECK(error_of("[client]\nmax_line_bytes = \"1MiB\"\noutput_hard_limit = \"1MiB\"\noutput_soft_limit = 1024\n")
+              .rfind("t.toml:3:21: output_hard_limit must be at least max_line_bytes + 64", 0) == 0);
+}
+
+TEST_CASE("a failed parse leaves the config untouched")
+{
+    Config c;
+    c.backlog = 7;
+    CHECK(parse("[server]\nbacklog = 99\nbogus = 1\n", c) != "");
+    CHECK(c.backlog == 7);
+}
+
+TEST_CASE("an unreadable file is reported with its path")
+{
+    Config c;
+    CHECK(load_config("/nonexistent/evchat.toml", c) == "/nonexistent/evchat.toml: No such file or directory");
+}

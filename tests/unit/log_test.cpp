@@ -1,0 +1,21 @@
+// Log: level names and the line format.
+#include "log.h"
+
+#include <doctest/doctest.h>
+
+TEST_CASE("levels")
+{
+    CHECK(parse_log_level("warn") == LogLevel::warn);
+    CHECK_FALSE(parse_log_level("WARN"));
+    CHECK(std::string(log_level_name(LogLevel::error)) == "error");
+    Log log(LogLevel::warn);
+    CHECK(log.enabled(LogLevel::error));
+    CHECK_FALSE(log.enabled(LogLevel::info));
+}
+
+TEST_CASE("a line is an ISO 8601 UTC stamp, the level and the message")
+{
+    CHECK(format_log_line(1764028201.123, LogLevel::info, "listening on 127.0.0.1:8000") ==
+          "2025-11-24T23:50:01.123Z info listening on 127.0.0.1:8000\n");
+    CHECK(format_log_line(0, LogLevel::warn, "x") == "1970-01-01T00:00:00.000Z warn x\n");
+}
