@@ -23,7 +23,7 @@ INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o
 
 PROGRAMS := $(BUILD)/evchat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
 
-.PHONY: all run test unit integration asan deps test-deps install clean help
+.PHONY: all run test unit integration system static container-test asan deps test-deps install clean help
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: src/%.cpp
@@ -44,6 +44,12 @@ $(BUILD)/obj/integration/%.o: tests/integration/%.cpp
 
 $(BUILD)/evchat: $(BUILD)/obj/main.o $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
+# Fully static (glibc, libstdc++, libev.a; toml++ is header-only) and stripped: it runs
+# in an empty root filesystem, since it never calls the name service.
+$(BUILD)/evchat-static: $(BUILD)/obj/main.o $(SERVER_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(EV_LDLIBS) -lm
+static: $(BUILD)/evchat-static
+
 $(BUILD)/evchat-bench: $(BENCH_OBJS) $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(SERVER_OBJS)
@@ -68,8 +74,14 @@ unit: $(BUILD)/unit-tests
 integration: $(BUILD)/integration-tests $(PROGRAMS) $(GOCHAT)
 	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_BENCH=$(abspath $(BUILD))/evchat-bench \
 	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
+system: $(BUILD)/evchat-static
+	@for t in tests/system/*_test.sh; do $$t $(BUILD)/evchat-static || exit 1; done
 test: test-deps
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit integration system
+
+# The FROM-scratch image, built offline around the static binary, run and health-checked.
+container-test: $(BUILD)/evchat-static
+	tests/container/podman_test.sh
 
 # Tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -81,10 +93,15 @@ deps:
 test-deps:
 	@scripts/deps test
 
+SYSCONFDIR ?= $(PREFIX)/etc
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: $(BUILD)/evchat
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/evchat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/evchat \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(PREFIX)/share/doc/evchat
 	install -m 755 $(BUILD)/evchat $(DESTDIR)$(PREFIX)/bin/evchat
-	install -m 644 conf/evchat.toml $(DESTDIR)$(PREFIX)/etc/evchat/evchat.toml
+	install -m 644 conf/evchat.toml $(DESTDIR)$(SYSCONFDIR)/evchat/evchat.toml
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/evchat/README.md
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' scripts/evchat.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/evchat.service
 
 clean:
 	rm -rf build
@@ -94,6 +111,8 @@ help:
 	@echo "make run       run evchat on $(CONFIG)"
 	@echo "make test      unit and integration tests"
 	@echo "make asan      the tests under ASan + UBSan"
+	@echo "make static    build/evchat-static, for containers"
+	@echo "make container-test  build and check the FROM-scratch image (needs podman)"
 	@echo "make install   PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "make clean"
 

@@ -1,6 +1,8 @@
 // evchat: the command line, signals, and the wiring of config, log and server on one loop.
 #include "config.h"
+#include "healthcheck.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 #include <csignal>
@@ -17,7 +19,7 @@ namespace {
 
 const char usage[] =
     "usage: evchat [--config FILE] [--listen HOST:PORT]... [--check-config]\n"
-    "              [--print-default-config] [--version] [--help]\n"
+    "              [--print-default-config] [--healthcheck HOST:PORT] [--version] [--help]\n"
     "\n"
     "A broadcast chat server: every line a client sends goes to every client as\n"
     "\"ADDR: text\". Connect with `nc localhost 8000`.\n"
@@ -26,21 +28,45 @@ const char usage[] =
     "  --listen HOST:PORT      listen here instead of the config's addresses; repeatable\n"
     "  --check-config          validate the configuration and exit (0 valid, 2 invalid)\n"
     "  --print-default-config  print the default configuration file and exit\n"
+    "  --healthcheck HOST:PORT connect to a running evchat; exit 0 if it greets, else 1\n"
     "  --version               print the version and exit\n"
     "  --help                  print this help and exit\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, flush queued output for up to\n"
-    "shutdown_grace seconds, and exit 0; a second one exits at once.\n";
+    "shutdown_grace seconds, and exit 0; a second one exits at once.\n"
+    "\n"
+    "Environment: EVCHAT_CONFIG=FILE is --config FILE, EVCHAT_LISTEN=ADDR[,ADDR...] is\n"
+    "--listen for each ADDR; the command line wins. NOTIFY_SOCKET (systemd) gets\n"
+    "READY=1 once listening and STOPPING=1 at shutdown.\n";
 
 struct Options {
     std::string config_path;
     std::vector<std::string> listen;
+    std::string healthcheck;
     bool check_only = false;
 };
+
+// The environment is the command line's default, for containers without a config file.
+void read_environment(Options& opt)
+{
+    if (const char* path = getenv("EVCHAT_CONFIG"))
+        opt.config_path = path;
+    if (const char* list = getenv("EVCHAT_LISTEN")) {
+        std::string_view rest = list;
+        while (!rest.empty()) {
+            size_t comma = rest.find(',');
+            std::string_view one = rest.substr(0, comma);
+            if (!one.empty())
+                opt.listen.emplace_back(one);
+            rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+        }
+    }
+}
 
 // Returns -1 to go on, or an exit status.
 int parse_args(int argc, char** argv, Options& opt)
 {
+    bool listen_given = false;
     for (int i = 1; i < argc; i++) {
         std::string arg = argv[i];
         auto value = [&](const char* name) -> const char* {
@@ -59,7 +85,15 @@ int parse_args(int argc, char** argv, Options& opt)
             const char* v = value("--listen");
             if (!v)
                 return 2;
+            if (!listen_given)
+                opt.listen.clear();
+            listen_given = true;
             opt.listen.push_back(v);
+        } else if (arg == "--healthcheck") {
+            const char* v = value("--healthcheck");
+            if (!v)
+                return 2;
+            opt.healthcheck = v;
         } else if (arg == "--check-config") {
             opt.check_only = true;
         } else if (arg == "--print-default-config") {
@@ -80,9 +114,68 @@ int parse_args(int argc, char** argv, Options& opt)
     return -1;
 }
 
+void notify(Log& log, const char* state)
+{
+    const char* err = nullptr;
+    if (!notify_systemd(state, &err))
+        log.write(LogLevel::warn, "NOTIFY_SOCKET: %s: %s", state, err);
+}
+
+struct Signals {
+    Server* server;
+    Log* log;
+};
+
 void on_stop_signal(struct ev_loop*, ev_signal* w, int)
 {
-    static_cast<Server*>(w->data)->shutdown();
+    auto* s = static_cast<Signals*>(w->data);
+    notify(*s->log, "STOPPING=1");
+    s->server->shutdown();
+}
+
+// Runs the server on its own loop until a stop signal has been handled.
+int serve(const Config& config)
+{
+    // A peer that vanished must show up as EPIPE from writev, not kill the process.
+    signal(SIGPIPE, SIG_IGN);
+    Log log(config.log_level);
+    // Not the default loop: that one reaps every child (SIGCHLD), and evchat, which may
+    // run as a container's PID 1, must reap nothing it did not start.
+    struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
+    if (!loop) {
+        log.write(LogLevel::error, "cannot initialise libev (bad LIBEV_FLAGS?)");
+        return 1;
+    }
+    int status = 0;
+    {
+        Server server(loop, config, log);
+        std::string err;
+        if (server.listen(err)) {
+            Signals signals{&server, &log};
+            ev_signal sigterm, sigint;
+            ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
+            ev_signal_init(&sigint, on_stop_signal, SIGINT);
+            sigterm.data = sigint.data = &signals;
+            ev_signal_start(loop, &sigterm);
+            ev_signal_start(loop, &sigint);
+            log.write(LogLevel::info,
+                      "evchat %s: max_line_bytes %zu, output soft/hard limit %zu/%zu bytes, "
+                      "soft seconds %g, slow policy %s",
+                      EVCHAT_VERSION, config.max_line_bytes, config.output_soft_limit,
+                      config.output_hard_limit, config.output_soft_seconds,
+                      slow_policy_name(config.slow_policy));
+            notify(log, "READY=1");
+            ev_run(loop, 0);
+            ev_signal_stop(loop, &sigterm);
+            ev_signal_stop(loop, &sigint);
+            log.write(LogLevel::info, "exiting");
+        } else {
+            log.write(LogLevel::error, "%s", err.c_str());
+            status = 1;
+        }
+    }
+    ev_loop_destroy(loop);
+    return status;
 }
 
 }  // namespace
@@ -90,9 +183,16 @@ void on_stop_signal(struct ev_loop*, ev_signal* w, int)
 int main(int argc, char** argv)
 {
     Options opt;
+    read_environment(opt);
     int status = parse_args(argc, argv, opt);
     if (status >= 0)
         return status;
+    if (!opt.healthcheck.empty()) {
+        std::string message;
+        status = run_healthcheck(opt.healthcheck, 3.0, message);
+        fprintf(status ? stderr : stdout, "%s\n", message.c_str());
+        return status;
+    }
 
     Config config;
     if (!opt.config_path.empty()) {
@@ -118,34 +218,5 @@ int main(int argc, char** argv)
         return 0;
     }
 
-    // A peer that vanished must show up as EPIPE from writev, not kill the process.
-    signal(SIGPIPE, SIG_IGN);
-    Log log(config.log_level);
-    struct ev_loop* loop = ev_default_loop(EVFLAG_AUTO);
-    if (!loop) {
-        log.write(LogLevel::error, "cannot initialise libev (bad LIBEV_FLAGS?)");
-        return 1;
-    }
-    Server server(loop, config, log);
-    std::string err;
-    if (!server.listen(err)) {
-        log.write(LogLevel::error, "%s", err.c_str());
-        return 1;
-    }
-    ev_signal sigterm, sigint;
-    ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
-    ev_signal_init(&sigint, on_stop_signal, SIGINT);
-    sigterm.data = sigint.data = &server;
-    ev_signal_start(loop, &sigterm);
-    ev_signal_start(loop, &sigint);
-    log.write(LogLevel::info,
-              "evchat %s: max_line_bytes %zu, output soft/hard limit %zu/%zu bytes, soft seconds %g, "
-              "slow policy %s",
-              EVCHAT_VERSION, config.max_line_bytes, config.output_soft_limit,
-              config.output_hard_limit, config.output_soft_seconds, slow_policy_name(config.slow_policy));
-    ev_run(loop, 0);
-    ev_signal_stop(loop, &sigterm);
-    ev_signal_stop(loop, &sigint);
-    log.write(LogLevel::info, "exiting");
-    return 0;
+    return serve(config);
 }
