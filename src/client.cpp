@@ -34,14 +34,18 @@ void consume_front(std::string& s, size_t n)
 
 }  // namespace
 
-Client::Client(Server& server, int fd, std::string addr)
-    : server_(server), fd_(fd), framer_(server.config().max_line_bytes)
+Client::Client(Server& server, int fd, std::string addr, std::string host)
+    : server_(server), fd_(fd), host_(std::move(host)), framer_(server.config().max_line_bytes)
 {
     member_.name = std::move(addr);
     ev_io_init(&read_w_, on_read, fd_, EV_READ);
     ev_io_init(&write_w_, on_write, fd_, EV_WRITE);
     ev_init(&timer_, on_timer);
-    read_w_.data = write_w_.data = timer_.data = this;
+    ev_init(&throttle_timer_, on_throttle_over);
+    read_w_.data = write_w_.data = timer_.data = throttle_timer_.data = this;
+    idle_.owner = this;
+    line_tokens_.reset(server.config().flood_lines_burst);
+    byte_tokens_.reset(server.config().flood_bytes_burst);
 }
 
 Client::~Client()
@@ -49,6 +53,8 @@ Client::~Client()
     ev_io_stop(server_.loop(), &read_w_);
     ev_io_stop(server_.loop(), &write_w_);
     ev_timer_stop(server_.loop(), &timer_);
+    ev_timer_stop(server_.loop(), &throttle_timer_);
+    server_.forget_idle(idle_);
     server_.room().release(member_);
     close(fd_);
 }
@@ -57,6 +63,7 @@ void Client::join()
 {
     head_ = "You are " + member_.name + "\n";
     server_.room().arrive(member_);
+    server_.touch_idle(idle_);
     server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
     server_.schedule_flush(*this);
     update_interest();
@@ -72,6 +79,18 @@ void Client::on_write(struct ev_loop*, ev_io* w, int)
     static_cast<Client*>(w->data)->flush();
 }
 
+void Client::on_throttle_over(struct ev_loop*, ev_timer* w, int)
+{
+    auto* self = static_cast<Client*>(w->data);
+    self->throttled_ = false;
+    if (!self->held_.empty()) {
+        std::string input;
+        input.swap(self->held_);
+        self->frame_input(input.data(), input.size());
+    }
+    self->update_interest();
+}
+
 void Client::on_timer(struct ev_loop*, ev_timer* w, int)
 {
     auto* self = static_cast<Client*>(w->data);
@@ -85,26 +104,26 @@ void Client::on_timer(struct ev_loop*, ev_timer* w, int)
 // per loop iteration like everyone else, and an idle one holds no read buffer at all.
 void Client::read_input()
 {
+    const Config& config = server_.config();
+    size_t want = Server::read_buffer_size;
+    if (state_ == State::member && config.flood_bytes_per_second > 0) {
+        // Flood control in bytes: read no more than the bucket holds.
+        byte_tokens_.refill(config.flood_bytes_per_second, config.flood_bytes_burst,
+                            ev_now(server_.loop()));
+        want = static_cast<size_t>(std::clamp(byte_tokens_.tokens(), 1.0, static_cast<double>(want)));
+    }
     char* buf = server_.read_buffer();
-    ssize_t n = read(fd_, buf, Server::read_buffer_size);
+    ssize_t n = read(fd_, buf, want);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    Broadcaster& room = server_.room();
     if (n > 0) {
         if (state_ != State::member) {  // leaving: input is read only to be discarded
             finish_leaving();
             return;
         }
-        auto status = framer_.feed(buf, static_cast<size_t>(n), [&](std::string_view line) {
-            room.say(member_, line);
-            return true;
-        });
-        if (status == LineFramer::Status::too_long) {
-            size_t max = framer_.max_line();
-            server_.log().write(LogLevel::warn, "%s disconnected: line too long (max %zu bytes)",
-                                member_.name.c_str(), max);
-            depart("line too long", "error: line too long (max " + std::to_string(max) + " bytes)\n");
-        }
+        if (config.flood_bytes_per_second > 0)
+            byte_tokens_.take(static_cast<double>(n));
+        frame_input(buf, static_cast<size_t>(n));
         return;
     }
     bool reset = n < 0;
@@ -114,7 +133,7 @@ void Client::read_input()
     if (state_ == State::member) {
         // As bufio.Scanner at EOF or error: an unfinished last line is still a line.
         framer_.finish([&](std::string_view line) {
-            room.say(member_, line);
+            server_.room().say(member_, line);
             return true;
         });
         depart(reset ? "reset" : "end of input", "");
@@ -125,9 +144,94 @@ void Client::read_input()
     finish_leaving();
 }
 
+// Says each complete line of input. Under a line rate it stops when the bucket is empty
+// and holds the rest of the input until the bucket refills.
+void Client::frame_input(const char* data, size_t n)
+{
+    server_.touch_idle(idle_);
+    const Config& config = server_.config();
+    bool limited = config.flood_lines_per_second > 0;
+    if (limited)
+        line_tokens_.refill(config.flood_lines_per_second, config.flood_lines_burst,
+                            ev_now(server_.loop()));
+    Broadcaster& room = server_.room();
+    size_t used = n;
+    auto status = framer_.feed(
+        data, n,
+        [&](std::string_view line) {
+            room.say(member_, line);
+            if (!limited)
+                return true;
+            line_tokens_.take(1);
+            return line_tokens_.tokens() >= 1;
+        },
+        &used);
+    if (status == LineFramer::Status::too_long) {
+        size_t max = framer_.max_line();
+        server_.log().write(LogLevel::warn, "%s disconnected: line too long (max %zu bytes)",
+                            member_.name.c_str(), max);
+        depart("line too long", "error: line too long (max " + std::to_string(max) + " bytes)\n");
+        return;
+    }
+    std::string rest(data + used, n - used);  // data may point into held_
+    held_.swap(rest);
+    throttle_if_flooding();
+}
+
+// Flood control: input over a rate is not refused but paused until the bucket refills,
+// so TCP holds the sender back; only a sender that never lets up may be disconnected.
+void Client::throttle_if_flooding()
+{
+    const Config& config = server_.config();
+    double wait = 0;
+    if (config.flood_lines_per_second > 0)
+        wait = line_tokens_.wait(1, config.flood_lines_per_second);
+    if (config.flood_bytes_per_second > 0)
+        wait = std::max(wait, byte_tokens_.wait(1, config.flood_bytes_per_second));
+    if (wait <= 0 && held_.empty()) {
+        flooding_since_ = 0;
+        return;
+    }
+    double now = ev_now(server_.loop());
+    if (flooding_since_ == 0) {
+        flooding_since_ = now;
+        server_.log().write(LogLevel::info, "%s throttled: over the flood limit", member_.name.c_str());
+    } else if (config.flood_disconnect_after > 0 && now - flooding_since_ > config.flood_disconnect_after) {
+        server_.log().write(LogLevel::warn, "%s disconnected: flooding for %.1f s",
+                            member_.name.c_str(), now - flooding_since_);
+        depart("flood", "error: flood limit exceeded\n");
+        return;
+    }
+    throttled_ = true;
+    ev_timer_set(&throttle_timer_, std::max(wait, 0.001), 0.0);
+    ev_timer_start(server_.loop(), &throttle_timer_);
+    update_interest();
+}
+
+void Client::idle_timeout()
+{
+    server_.log().write(LogLevel::info, "%s disconnected: idle for %g s", member_.name.c_str(),
+                        server_.config().idle_timeout);
+    depart("idle", "error: idle timeout\n");
+}
+
+void Client::reconfigure()
+{
+    framer_.set_max_line(server_.config().max_line_bytes);
+    if (state_ == State::member && ev_is_active(&timer_)) {
+        ev_timer_stop(server_.loop(), &timer_);  // the soft-limit clock restarts with the new time
+        check_backlog();
+    }
+    update_interest();
+}
+
 void Client::depart(const char* reason, std::string farewell)
 {
     assert(state_ == State::member);
+    server_.forget_idle(idle_);
+    ev_timer_stop(server_.loop(), &throttle_timer_);
+    throttled_ = false;
+    std::string().swap(held_);
     server_.room().leave(member_);
     server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
     state_ = State::leaving;
@@ -143,6 +247,7 @@ void Client::close_for_shutdown()
 {
     if (state_ != State::member)
         return;
+    server_.forget_idle(idle_);
     server_.room().silence(member_);
     state_ = State::leaving;
     ev_timer_stop(server_.loop(), &timer_);
@@ -157,6 +262,7 @@ void Client::finish(const char* reason)
     if (state_ == State::finished)
         return;
     if (state_ == State::member) {
+        server_.forget_idle(idle_);
         server_.room().leave(member_);
         server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
     } else if (reason[0] != '\0') {
@@ -312,7 +418,7 @@ void Client::update_interest()
     struct ev_loop* loop = server_.loop();
     bool want_read = false;
     if (state_ == State::member)
-        want_read = !input_ended_ && pending() <= server_.config().output_soft_limit;
+        want_read = !input_ended_ && !throttled_ && pending() <= server_.config().output_soft_limit;
     else if (state_ == State::leaving)
         want_read = !input_ended_;
     set_active(loop, &read_w_, want_read);

@@ -4,6 +4,8 @@
 
 #include "broadcaster.h"
 #include "framer.h"
+#include "idle_list.h"
+#include "token_bucket.h"
 
 #include <cstdint>
 #include <ev.h>
@@ -13,7 +15,9 @@ class Server;
 
 class Client {
 public:
-    Client(Server& server, int fd, std::string addr);
+    // addr names the client in the room; host (addr without the port) is what the
+    // per-address connection limit counts.
+    Client(Server& server, int fd, std::string addr, std::string host);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -26,8 +30,13 @@ public:
     void flush();
     // The server is closing: hear nothing more, receive what is queued, then close.
     void close_for_shutdown();
+    // Sent nothing for idle_timeout: told so, and leaves.
+    void idle_timeout();
+    // The server's config changed (SIGHUP): limits apply from now on.
+    void reconfigure();
 
     const std::string& name() const { return member_.name; }
+    const std::string& host() const { return host_; }
     bool finished() const { return state_ == State::finished; }
 
     // The server's bookkeeping: where this client sits in its lists.
@@ -42,8 +51,11 @@ private:
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
     static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    static void on_throttle_over(struct ev_loop* loop, ev_timer* w, int revents);
 
     void read_input();
+    void frame_input(const char* data, size_t n);
+    void throttle_if_flooding();
     void depart(const char* reason, std::string farewell);
     void finish(const char* reason);
     void slow_consumer(const char* why);
@@ -59,13 +71,21 @@ private:
     bool input_ended_ = false;
     bool write_blocked_ = false;  // the socket took less than offered: wait for EV_WRITE
     bool shut_write_ = false;
+    bool throttled_ = false;      // over a flood-control rate: input waits for the timer
+    double flooding_since_ = 0;   // start of the current run of throttling, or 0
+    std::string host_;
     Member member_;
     LineFramer framer_;
     // Private output around the room's log: `head_` before it ("You are", the rest of a
     // line cut by a drop), `tail_` after this client's share of it (a farewell error).
     std::string head_;
     std::string tail_;
+    std::string held_;  // input framed no further while over the line rate
     ev_io read_w_;
     ev_io write_w_;
     ev_timer timer_;  // member: time over the soft limit; leaving: the drain deadline
+    ev_timer throttle_timer_;
+    TokenBucket line_tokens_;
+    TokenBucket byte_tokens_;
+    IdleEntry idle_;
 };

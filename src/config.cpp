@@ -121,6 +121,10 @@ void read_server(const toml::table& t, Config& c)
             c.backlog = static_cast<int>(get_integer(node, key, 1, 65535));
         } else if (key == "shutdown_grace") {
             c.shutdown_grace = get_seconds(node, key, 0.0);
+        } else if (key == "max_clients") {
+            c.max_clients = static_cast<size_t>(get_integer(node, key, 1, 10000000));
+        } else if (key == "max_clients_per_ip") {
+            c.max_clients_per_ip = static_cast<size_t>(get_integer(node, key, 0, 10000000));
         } else {
             fail(key.source(), "unknown key \"" + std::string(key) + "\" in [server]");
         }
@@ -149,6 +153,8 @@ void read_client(const toml::table& t, Config& c)
                 fail(node.source(), "slow_policy must be \"disconnect\" or \"drop\"");
         } else if (key == "drain_timeout") {
             c.drain_timeout = get_seconds(node, key, 0.0);
+        } else if (key == "idle_timeout") {
+            c.idle_timeout = get_seconds(node, key, 0.0);
         } else {
             fail(key.source(), "unknown key \"" + std::string(key) + "\" in [client]");
         }
@@ -166,6 +172,36 @@ void read_client(const toml::table& t, Config& c)
     if (c.output_soft_limit > c.output_hard_limit)
         fail(where("output_soft_limit", "output_hard_limit"),
              "output_soft_limit must not exceed output_hard_limit");
+}
+
+double get_rate(const toml::node& node, std::string_view key, double min)
+{
+    constexpr double max = 1e12;
+    std::optional<double> value = node.value<double>();
+    if (!value || !node.is_number() || !std::isfinite(*value) || *value < min || *value > max) {
+        std::ostringstream msg;
+        msg << key << " must be a number from " << min << " to " << max;
+        fail(node.source(), msg.str());
+    }
+    return *value;
+}
+
+void read_flood(const toml::table& t, Config& c)
+{
+    for (auto&& [key, node] : t) {
+        if (key == "lines_per_second")
+            c.flood_lines_per_second = get_rate(node, key, 0);
+        else if (key == "lines_burst")
+            c.flood_lines_burst = get_rate(node, key, 1);
+        else if (key == "bytes_per_second")
+            c.flood_bytes_per_second = static_cast<double>(get_size(node, key, 0, 1ull << 40));
+        else if (key == "bytes_burst")
+            c.flood_bytes_burst = static_cast<double>(get_size(node, key, 1, 1ull << 40));
+        else if (key == "disconnect_after")
+            c.flood_disconnect_after = get_seconds(node, key, 0.0);
+        else
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [flood]");
+    }
 }
 
 void read_log(const toml::table& t, Config& c)
@@ -200,6 +236,8 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
                 read_server(get_table(node, key), c);
             else if (key == "client")
                 read_client(get_table(node, key), c);
+            else if (key == "flood")
+                read_flood(get_table(node, key), c);
             else if (key == "log")
                 read_log(get_table(node, key), c);
             else

@@ -16,6 +16,8 @@ struct Config {
     std::vector<std::string> listen{"localhost:8000"};
     int backlog = 511;
     double shutdown_grace = 5.0;
+    size_t max_clients = 10000;
+    size_t max_clients_per_ip = 0;  // 0: no limit
     // [client]
     size_t max_line_bytes = 65536;
     size_t output_soft_limit = 1 << 20;
@@ -23,6 +25,13 @@ struct Config {
     size_t output_hard_limit = 8 << 20;
     SlowPolicy slow_policy = SlowPolicy::disconnect;
     double drain_timeout = 5.0;
+    double idle_timeout = 300.0;  // 0: never
+    // [flood]: per-client token buckets on input; a rate of 0 turns that bucket off.
+    double flood_lines_per_second = 0;
+    double flood_lines_burst = 100;
+    double flood_bytes_per_second = 0;
+    double flood_bytes_burst = 256 * 1024;
+    double flood_disconnect_after = 0;  // 0: throttle only, never disconnect
     // [log]
     LogLevel log_level = LogLevel::info;
 };

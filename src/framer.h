@@ -17,10 +17,11 @@ public:
     explicit LineFramer(size_t max_line) : max_line_(max_line) {}
 
     // Calls on_line(std::string_view) for each complete line in data; on_line returns
-    // false to stop early (the rest of data is discarded). Views are valid only
+    // false to stop after that line, and *used (if given) then tells how much of data
+    // was framed: the rest is the caller's to feed again later. Views are valid only
     // during the call. Lines wholly inside data are passed without copying.
     template <class OnLine>
-    Status feed(const char* data, size_t n, OnLine&& on_line)
+    Status feed(const char* data, size_t n, OnLine&& on_line, size_t* used = nullptr)
     {
         const char* p = data;
         const char* end = data + n;
@@ -32,7 +33,7 @@ public:
                     return Status::too_long;
                 }
                 partial_.append(p, end - p);
-                return Status::ok;
+                break;
             }
             size_t piece = nl - p;
             if (partial_.size() + piece + 1 > max_line_) {
@@ -49,10 +50,13 @@ public:
             }
             p = nl + 1;
             if (!go_on) {
-                reset();
+                if (used)
+                    *used = p - data;
                 return Status::stopped;
             }
         }
+        if (used)
+            *used = n;
         return Status::ok;
     }
 

@@ -31,8 +31,10 @@ Listener::~Listener()
         close(fd_);
 }
 
-bool Listener::open(const ListenAddress& where, int backlog, std::string& err)
+bool Listener::open(const std::string& configured, const ListenAddress& where, int backlog,
+                    std::string& err)
 {
+    configured_ = configured;
     const auto* sa = reinterpret_cast<const sockaddr*>(&where.addr);
     std::string wanted = format_address(sa);
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -57,6 +59,11 @@ bool Listener::open(const ListenAddress& where, int backlog, std::string& err)
     ev_io_set(&io_, fd_, EV_READ);
     ev_io_start(loop_, &io_);
     return true;
+}
+
+void Listener::set_backlog(int backlog)
+{
+    ::listen(fd_, backlog);
 }
 
 void Listener::on_readable(struct ev_loop*, ev_io* w, int)

@@ -19,9 +19,14 @@ public:
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
-    // Binds and listens; the address it got (the real port for port 0) is address().
-    bool open(const ListenAddress& where, int backlog, std::string& err);
+    // Binds and listens; the address it got (the real port for port 0) is address(),
+    // the text it was configured with is configured().
+    bool open(const std::string& configured, const ListenAddress& where, int backlog,
+              std::string& err);
     const std::string& address() const { return address_; }
+    const std::string& configured() const { return configured_; }
+    // listen(2) again on the bound socket: Linux takes the new backlog in place.
+    void set_backlog(int backlog);
 
 private:
     static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
@@ -33,6 +38,7 @@ private:
     AcceptFn on_accept_;
     int fd_ = -1;
     std::string address_;
+    std::string configured_;
     ev_io io_;
     ev_timer backoff_;
     bool exhausted_ = false;  // in an fd-exhaustion burst: logged once, not per retry

@@ -5,11 +5,13 @@
 #include "notify.h"
 #include "server.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ev.h>
 #include <string>
+#include <sys/resource.h>
 
 #ifndef EVCHAT_VERSION
 #define EVCHAT_VERSION "1.0.0"
@@ -33,7 +35,8 @@ const char usage[] =
     "  --help                  print this help and exit\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, flush queued output for up to\n"
-    "shutdown_grace seconds, and exit 0; a second one exits at once.\n"
+    "shutdown_grace seconds, and exit 0; a second one exits at once. SIGHUP re-reads\n"
+    "the config file (an invalid one is reported and changes nothing).\n"
     "\n"
     "Environment: EVCHAT_CONFIG=FILE is --config FILE, EVCHAT_LISTEN=ADDR[,ADDR...] is\n"
     "--listen for each ADDR; the command line wins. NOTIFY_SOCKET (systemd) gets\n"
@@ -121,24 +124,87 @@ void notify(Log& log, const char* state)
         log.write(LogLevel::warn, "NOTIFY_SOCKET: %s: %s", state, err);
 }
 
+// The config in force: the file (if any), then the command line's --listen.
+std::string load_effective(const Options& opt, Config& out)
+{
+    Config config;
+    if (!opt.config_path.empty()) {
+        std::string err = load_config(opt.config_path, config);
+        if (!err.empty())
+            return err;
+    }
+    if (!opt.listen.empty()) {
+        for (const std::string& text : opt.listen) {
+            ListenAddress where;
+            std::string err;
+            if (!parse_listen_address(text, where, err))
+                return "--listen: " + err;
+        }
+        config.listen = opt.listen;
+    }
+    out = std::move(config);
+    return "";
+}
+
+// Each client takes one descriptor: raise the soft limit toward max_clients, as far as
+// the hard limit allows, and say so if that is not far enough.
+void raise_fd_limit(Log& log, size_t max_clients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = static_cast<rlim_t>(max_clients) + 32;  // listeners, loop, stdio
+    if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = std::min(want, rl.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want)
+        log.write(LogLevel::warn,
+                  "open-file limit %llu is below max_clients + 32 (%llu): connections over it "
+                  "wait in the listen backlog",
+                  static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(want));
+}
+
 struct Signals {
-    Server* server;
-    Log* log;
+    Server& server;
+    Log& log;
+    const Options& opt;
 };
 
 void on_stop_signal(struct ev_loop*, ev_signal* w, int)
 {
     auto* s = static_cast<Signals*>(w->data);
-    notify(*s->log, "STOPPING=1");
-    s->server->shutdown();
+    notify(s->log, "STOPPING=1");
+    s->server.shutdown();
+}
+
+// SIGHUP: re-read the file; a bad file is reported and changes nothing.
+void on_reload_signal(struct ev_loop*, ev_signal* w, int)
+{
+    auto* s = static_cast<Signals*>(w->data);
+    if (s->opt.config_path.empty()) {
+        s->log.write(LogLevel::warn, "SIGHUP: no config file to reload (started without --config)");
+        return;
+    }
+    notify(s->log, "RELOADING=1");
+    Config next;
+    std::string err = load_effective(s->opt, next);
+    if (err.empty() && s->server.reconfigure(next, err)) {
+        s->log.set_level(next.log_level);
+        s->log.write(LogLevel::info, "reloaded %s", s->opt.config_path.c_str());
+    } else {
+        s->log.write(LogLevel::error, "reload failed, keeping the running config: %s", err.c_str());
+    }
+    notify(s->log, "READY=1");
 }
 
 // Runs the server on its own loop until a stop signal has been handled.
-int serve(const Config& config)
+int serve(const Options& opt, const Config& config)
 {
     // A peer that vanished must show up as EPIPE from writev, not kill the process.
     signal(SIGPIPE, SIG_IGN);
     Log log(config.log_level);
+    raise_fd_limit(log, config.max_clients);
     // Not the default loop: that one reaps every child (SIGCHLD), and evchat, which may
     // run as a container's PID 1, must reap nothing it did not start.
     struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
@@ -151,23 +217,26 @@ int serve(const Config& config)
         Server server(loop, config, log);
         std::string err;
         if (server.listen(err)) {
-            Signals signals{&server, &log};
-            ev_signal sigterm, sigint;
+            Signals signals{server, log, opt};
+            ev_signal sigterm, sigint, sighup;
             ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
             ev_signal_init(&sigint, on_stop_signal, SIGINT);
-            sigterm.data = sigint.data = &signals;
-            ev_signal_start(loop, &sigterm);
-            ev_signal_start(loop, &sigint);
+            ev_signal_init(&sighup, on_reload_signal, SIGHUP);
+            for (ev_signal* sig : {&sigterm, &sigint, &sighup}) {
+                sig->data = &signals;
+                ev_signal_start(loop, sig);
+            }
             log.write(LogLevel::info,
-                      "evchat %s: max_line_bytes %zu, output soft/hard limit %zu/%zu bytes, "
-                      "soft seconds %g, slow policy %s",
-                      EVCHAT_VERSION, config.max_line_bytes, config.output_soft_limit,
-                      config.output_hard_limit, config.output_soft_seconds,
-                      slow_policy_name(config.slow_policy));
+                      "evchat %s: max_clients %zu, max_line_bytes %zu, output soft/hard limit "
+                      "%zu/%zu bytes, soft seconds %g, slow policy %s, idle timeout %g s",
+                      EVCHAT_VERSION, config.max_clients, config.max_line_bytes,
+                      config.output_soft_limit, config.output_hard_limit,
+                      config.output_soft_seconds, slow_policy_name(config.slow_policy),
+                      config.idle_timeout);
             notify(log, "READY=1");
             ev_run(loop, 0);
-            ev_signal_stop(loop, &sigterm);
-            ev_signal_stop(loop, &sigint);
+            for (ev_signal* sig : {&sigterm, &sigint, &sighup})
+                ev_signal_stop(loop, sig);
             log.write(LogLevel::info, "exiting");
         } else {
             log.write(LogLevel::error, "%s", err.c_str());
@@ -195,28 +264,14 @@ int main(int argc, char** argv)
     }
 
     Config config;
-    if (!opt.config_path.empty()) {
-        std::string err = load_config(opt.config_path, config);
-        if (!err.empty()) {
-            fprintf(stderr, "%s\n", err.c_str());
-            return 2;
-        }
-    }
-    if (!opt.listen.empty()) {
-        for (const std::string& text : opt.listen) {
-            ListenAddress where;
-            std::string err;
-            if (!parse_listen_address(text, where, err)) {
-                fprintf(stderr, "evchat: --listen: %s\n", err.c_str());
-                return 2;
-            }
-        }
-        config.listen = opt.listen;
+    std::string err = load_effective(opt, config);
+    if (!err.empty()) {
+        fprintf(stderr, "%s\n", err.c_str());
+        return 2;
     }
     if (opt.check_only) {
         printf("%s: ok\n", opt.config_path.empty() ? "defaults" : opt.config_path.c_str());
         return 0;
     }
-
-    return serve(config);
+    return serve(opt, config);
 }

@@ -4,12 +4,14 @@
 
 #include "broadcaster.h"
 #include "config.h"
+#include "idle_list.h"
 #include "listener.h"
 #include "log.h"
 
 #include <ev.h>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 class Client;
@@ -23,6 +25,10 @@ public:
 
     // Binds every listen address; on failure returns false with err and binds nothing.
     bool listen(std::string& err);
+    // SIGHUP: takes a new, already validated config. New listen addresses are bound
+    // before old ones close; if one cannot be bound, nothing changes and err says why.
+    // Limits apply to existing clients from now on.
+    bool reconfigure(const Config& next, std::string& err);
     // SIGTERM: stop accepting and reading, flush what is queued for up to the grace
     // period, then break the loop. A second call breaks it at once.
     void shutdown();
@@ -32,32 +38,43 @@ public:
     const Config& config() const { return config_; }
     Log& log() { return log_; }
     Broadcaster& room() { return room_; }
-    bool closing() const { return closing_; }
     char* read_buffer() { return read_buffer_.get(); }
     static constexpr size_t read_buffer_size = 64 * 1024;
     // c has output that the next flush pass must write even if the room said nothing.
     void schedule_flush(Client& c);
     // c is finished: it is destroyed after the current callback, never inside it.
     void retire(Client& c);
+    // c's input arrived now (e empty: c no longer counts for the idle timeout).
+    void touch_idle(IdleEntry& e);
+    void forget_idle(IdleEntry& e);
 
 private:
     static void on_prepare(struct ev_loop* loop, ev_prepare* w, int revents);
     static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
+    static void on_idle_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    bool rebind(const Config& next, std::string& err);
     void accept_client(int fd, const sockaddr* peer);
+    bool admit(int fd, const std::string& addr, const std::string& host);
     void flush_pass();
     void destroy_retired();
+    void arm_idle_timer();
 
     struct ev_loop* loop_;
-    const Config& config_;
+    Config config_;
     Log& log_;
     Broadcaster room_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
+    std::unordered_map<std::string, size_t> clients_per_host_;
     std::vector<Client*> scheduled_;
     std::vector<Client*> retired_;
     std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap
     uint64_t flushed_end_ = 0;             // log end at the last flush pass
     bool closing_ = false;
+    IdleList idle_;
+    ev_timer idle_timer_;
     ev_prepare prepare_;
     ev_timer grace_;
+    double last_reject_log_ = 0;
+    size_t rejects_unlogged_ = 0;
 };

@@ -97,15 +97,22 @@ TEST_CASE("the limit counts the newline, as bufio.Scanner's buffer does")
     }
 }
 
-TEST_CASE("on_line can stop the framing")
+TEST_CASE("on_line can stop the framing, and the rest can be fed later")
 {
     LineFramer f(100);
     std::vector<std::string> got;
-    auto status = f.feed("a\nb\nc", 5, [&](std::string_view s) {
+    auto one = [&](std::string_view s) {
         got.emplace_back(s);
         return false;
-    });
-    CHECK(status == LineFramer::Status::stopped);
+    };
+    size_t used = 0;
+    CHECK(f.feed("a\nb\nc", 5, one, &used) == LineFramer::Status::stopped);
     CHECK(got == std::vector<std::string>{"a"});
+    CHECK(used == 2);
     CHECK(f.pending() == 0);
+    Collect rest;
+    CHECK(f.feed("b\nc", 3, std::ref(rest), &used) == LineFramer::Status::ok);
+    CHECK(used == 3);
+    CHECK(rest.lines == std::vector<std::string>{"b"});
+    CHECK(f.pending() == 1);
 }

@@ -1,0 +1,47 @@
+// Idle list: connections in the order of their last input, oldest first, so one timer
+// on the oldest finds every idle one. Owned by the server; the entries are embedded in
+// the clients, which unlink themselves before they go.
+#pragma once
+
+#include <cassert>
+
+// Touching an entry moves it to the back in O(1); the front is always the longest idle.
+struct IdleEntry {
+    IdleEntry* prev = nullptr;
+    IdleEntry* next = nullptr;
+    double last_input = 0;
+    bool linked = false;
+    void* owner = nullptr;
+};
+
+class IdleList {
+public:
+    void touch(IdleEntry& e, double now)
+    {
+        if (e.linked)
+            remove(e);
+        e.last_input = now;
+        e.prev = back_;
+        e.next = nullptr;
+        (back_ ? back_->next : front_) = &e;
+        back_ = &e;
+        e.linked = true;
+    }
+
+    void remove(IdleEntry& e)
+    {
+        if (!e.linked)
+            return;
+        (e.prev ? e.prev->next : front_) = e.next;
+        (e.next ? e.next->prev : back_) = e.prev;
+        e.prev = e.next = nullptr;
+        e.linked = false;
+    }
+
+    IdleEntry* front() const { return front_; }
+    bool empty() const { return front_ == nullptr; }
+
+private:
+    IdleEntry* front_ = nullptr;
+    IdleEntry* back_ = nullptr;
+};
