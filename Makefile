@@ -23,7 +23,7 @@ INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o
 
 PROGRAMS := $(BUILD)/evchat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
 
-.PHONY: all run test unit integration system static container-test asan deps test-deps install clean help
+.PHONY: all run test unit integration system static container-test asan fuzz deps test-deps install clean help
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: src/%.cpp
@@ -87,6 +87,31 @@ container-test: $(BUILD)/evchat-static
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CXXFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit integration
+
+# libFuzzer targets (clang): each runs FUZZ_SECONDS on the seed corpus in tests/fuzz/corpus/
+# plus what it finds, kept in $(BUILD)/fuzz/corpus-*. A crash leaves its input in
+# $(BUILD)/fuzz/ and fails the target; add that input to the seed corpus as a regression.
+FUZZ_SECONDS ?= 60
+FUZZ_CXX ?= clang++
+FUZZ_FLAGS := -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I$(BUILD)/gen
+FUZZ_TARGETS := framer config
+$(BUILD)/fuzz/framer_fuzz: tests/fuzz/framer_fuzz.cpp src/framer.h
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $<
+$(BUILD)/fuzz/config_fuzz: tests/fuzz/config_fuzz.cpp src/config.cpp src/address.cpp src/log.cpp $(BUILD)/gen/default_config.inc
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $(filter %.cpp,$^)
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%_fuzz)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  (cd $(BUILD)/fuzz && ./$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      corpus-$$t $(CURDIR)/tests/fuzz/corpus/$$t >$$t.log 2>&1); rc=$$?; \
+	  grep -E '^(stat::(number_of_executed|new_units|average_exec)|#[0-9]+.*(DONE|cov:)|==.*ERROR|SUMMARY)' \
+	      $(BUILD)/fuzz/$$t.log | tail -6; \
+	  if [ $$rc -ne 0 ]; then echo "FAIL: fuzz $$t (see $(BUILD)/fuzz/$$t.log)"; exit 1; fi; \
+	  echo "PASS: fuzz $$t"; \
+	done
 
 deps:
 	@scripts/deps run

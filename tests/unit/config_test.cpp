@@ -90,3 +90,22 @@ TEST_CASE("an unreadable file is reported with its path")
     Config c;
     CHECK(load_config("/nonexistent/evchat.toml", c) == "/nonexistent/evchat.toml: No such file or directory");
 }
+
+TEST_CASE("inputs that crashed toml++ are errors (from the fuzzer)")
+{
+    CHECK(error_of(std::string("[\0\0\0y", 6)).rfind("t.toml:1:", 0) == 0);
+    CHECK(error_of("[# comment\n").rfind("t.toml:1:", 0) == 0);
+}
+
+TEST_CASE("non-ASCII is allowed in comments only (toml++ UB guard)")
+{
+    CHECK(error_of("\xef\xbb\xb7sr") == "t.toml:1:1: non-ASCII character outside a comment");
+    CHECK(error_of("[log]\nlevel = \"info\" \xc3\xa9\n") ==
+          "t.toml:2:16: non-ASCII character outside a comment");
+    Config c;
+    CHECK(parse("# caf\xc3\xa9 \"quoted\" 'x'\n[log] # r\xc3\xa9glages\nlevel = \"info\"\n", c) == "");
+    CHECK(error_of("[server]\nlisten = [\"caf\xc3\xa9:1\"] # \xc3\xa9\n") ==
+          "t.toml:2:15: non-ASCII character outside a comment");
+    CHECK(error_of("[server]\nlisten = [\"\"\"#\"\"\"] \xc3\xa9\n") ==
+          "t.toml:2:20: non-ASCII character outside a comment");
+}

@@ -1,0 +1,66 @@
+// Conn: one non-blocking TCP connection on the loop — connect, buffered writes, reads
+// handed to its owner. TCP_NODELAY, as the server's clients are interactive.
+#pragma once
+
+#include <cstdint>
+#include <ev.h>
+#include <string>
+#include <sys/socket.h>
+
+namespace bench {
+
+class Conn {
+public:
+    // What the owner hears. `closed` is only for ends the connection did not ask for
+    // (a failed connect, EOF, an error); close() says nothing.
+    class Handler {
+    public:
+        virtual void connected(Conn& c) = 0;
+        // Bytes just read, and when (now_ns() right after the read).
+        virtual void data(Conn& c, const char* p, size_t n, uint64_t now) = 0;
+        virtual void closed(Conn& c, const char* why) = 0;
+
+    protected:
+        ~Handler() = default;
+    };
+
+    Conn(struct ev_loop* loop, Handler& handler);
+    ~Conn();
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+
+    // Starts connecting; rcvbuf > 0 sets SO_RCVBUF first (before the window is agreed).
+    // False, with errno set, if the socket cannot even be started.
+    bool connect(const sockaddr* to, socklen_t len, int rcvbuf);
+    // Output is appended here, then written by flush() (before connected: on connect).
+    std::string& out() { return out_; }
+    // Writes what the socket takes now; the rest when it becomes writable.
+    void flush();
+    size_t unsent() const { return out_.size() - sent_; }
+    // A client that stops reading: the server's output to it backs up.
+    void set_reading(bool on);
+    // Closes; reset sends an RST (SO_LINGER 0) instead of a FIN.
+    void close(bool reset);
+    bool is_open() const { return fd_ >= 0; }
+    // This end's address as the server prints its peer ("127.0.0.1:54321").
+    std::string local_name() const;
+
+private:
+    static void on_read(struct ev_loop* loop, ev_io* w, int revents);
+    static void on_write(struct ev_loop* loop, ev_io* w, int revents);
+    void read_some();
+    void fail(const char* why);
+    void update_watchers();
+
+    struct ev_loop* loop_;
+    Handler& handler_;
+    int fd_ = -1;
+    bool connecting_ = false;
+    bool reading_ = true;
+    std::string out_;
+    size_t sent_ = 0;  // bytes of out_ already written
+    ev_io read_w_;
+    ev_io write_w_;
+};
+
+}  // namespace bench

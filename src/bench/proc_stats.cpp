@@ -1,0 +1,79 @@
+// Process figures read from /proc and getrusage.
+#include "bench/proc_stats.h"
+
+#include "bench/clock.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace bench {
+
+double process_cpu_seconds(int pid)
+{
+    if (pid <= 0)
+        return -1;
+    std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    FILE* f = fopen(path.c_str(), "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    // The command name (field 2) may hold spaces and parentheses: count fields after
+    // its last ')'. utime and stime are fields 14 and 15, in clock ticks.
+    const char* p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                     &stime) != 2)
+        return -1;
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long process_rss_kib(int pid)
+{
+    if (pid <= 0)
+        return -1;
+    std::string path = "/proc/" + std::to_string(pid) + "/status";
+    FILE* f = fopen(path.c_str(), "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+double self_cpu_seconds()
+{
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+    return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+long raise_fd_limit()
+{
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : static_cast<long>(rl.rlim_cur);
+}
+
+CpuMark cpu_mark(int pid)
+{
+    return {process_cpu_seconds(pid), self_cpu_seconds(), seconds(now_ns())};
+}
+
+}  // namespace bench

@@ -1,0 +1,25 @@
+// Process figures: the server's CPU time (all threads) and resident memory from /proc,
+// the generator's own CPU time, and its open-file limit.
+#pragma once
+
+namespace bench {
+
+// utime + stime of every thread of pid, from /proc/PID/stat; -1 if unknown (pid 0, gone).
+double process_cpu_seconds(int pid);
+// VmRSS of pid in KiB, from /proc/PID/status; -1 if unknown.
+long process_rss_kib(int pid);
+// User + system CPU time of this process.
+double self_cpu_seconds();
+// Raises the soft open-file limit to the hard one; returns the soft limit now in force.
+long raise_fd_limit();
+
+// CPU of the server and of the generator, and the time, at one moment; two marks give
+// the CPU each spent over an interval.
+struct CpuMark {
+    double server = -1;
+    double self = 0;
+    double time = 0;
+};
+CpuMark cpu_mark(int pid);
+
+}  // namespace bench
