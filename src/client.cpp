@@ -24,14 +24,6 @@ void set_active(struct ev_loop* loop, ev_io* w, bool active)
         ev_io_stop(loop, w);
 }
 
-// Drops the first n bytes; a string that was large lets its buffer go.
-void consume_front(std::string& s, size_t n)
-{
-    s.erase(0, n);
-    if (s.empty() && s.capacity() > 256)
-        std::string().swap(s);
-}
-
 }  // namespace
 
 Client::Client(Server& server, int fd, std::string addr, std::string host)
@@ -61,7 +53,7 @@ Client::~Client()
 
 void Client::join()
 {
-    head_ = "You are " + member_.name + "\n";
+    out_.push("You are " + member_.name + "\n", 0);
     server_.room().arrive(member_);
     server_.touch_idle(idle_);
     server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
@@ -235,7 +227,8 @@ void Client::depart(const char* reason, std::string farewell)
     server_.room().leave(member_);
     server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
     state_ = State::leaving;
-    tail_ = std::move(farewell);
+    if (!farewell.empty())
+        out_.push(std::move(farewell), member_.stop);
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_set(&timer_, server_.config().drain_timeout, 0.0);
     ev_timer_start(server_.loop(), &timer_);
@@ -245,6 +238,10 @@ void Client::depart(const char* reason, std::string farewell)
 
 void Client::close_for_shutdown()
 {
+    if (state_ == State::leaving && pending() == 0) {
+        finish("shutdown");  // its output is out; its input no longer matters
+        return;
+    }
     if (state_ != State::member)
         return;
     server_.forget_idle(idle_);
@@ -288,8 +285,7 @@ void Client::slow_consumer(const char* why)
         finish("slow consumer");
         return;
     }
-    // Output is written in whole lines only: a line already begun stays in head_.
-    RoomLog::Skipped skipped = server_.room().log().skip_to_end(member_.cursor, head_);
+    RoomLog::Skipped skipped = out_.drop_backlog(server_.room().log(), member_);
     server_.log().write(LogLevel::warn, "%s slow consumer, %s: dropped %llu lines (%llu bytes)",
                         member_.name.c_str(), why, static_cast<unsigned long long>(skipped.lines),
                         static_cast<unsigned long long>(skipped.bytes));
@@ -332,20 +328,11 @@ void Client::flush()
 {
     if (state_ == State::finished)
         return;
-    Broadcaster& room = server_.room();
+    RoomLog& log = server_.room().log();
     while (pending() > 0) {
         iovec iov[max_iov];
-        size_t count = 0;
-        if (!head_.empty())
-            iov[count++] = {head_.data(), head_.size()};
-        size_t first_log = count;
-        count += room.log().fill(member_.cursor, member_.stop, iov + count, max_iov - 1 - count);
+        size_t count = out_.fill(log, member_, iov, max_iov);
         size_t offered = 0;
-        for (size_t i = first_log; i < count; i++)
-            offered += iov[i].iov_len;
-        if (offered == room.backlog(member_) && !tail_.empty())
-            iov[count++] = {tail_.data(), tail_.size()};
-        offered = 0;
         for (size_t i = 0; i < count; i++)
             offered += iov[i].iov_len;
         ssize_t n = writev(fd_, iov, static_cast<int>(count));
@@ -360,7 +347,7 @@ void Client::flush()
             finish("write error");
             return;
         }
-        consume(static_cast<size_t>(n));
+        out_.consume(log, member_, static_cast<size_t>(n));
         write_blocked_ = static_cast<size_t>(n) < offered;
         if (write_blocked_)
             break;
@@ -373,19 +360,9 @@ void Client::flush()
     update_interest();
 }
 
-void Client::consume(size_t n)
-{
-    size_t from_head = std::min(n, head_.size());
-    consume_front(head_, from_head);
-    n -= from_head;
-    size_t from_log = static_cast<size_t>(std::min<uint64_t>(n, server_.room().backlog(member_)));
-    server_.room().log().advance(member_.cursor, from_log);
-    consume_front(tail_, n - from_log);
-}
-
 uint64_t Client::pending() const
 {
-    return head_.size() + server_.room().backlog(member_) + tail_.size();
+    return out_.pending(server_.room(), member_);
 }
 
 // A leaver is closed once its output is written and its input is over. Closing while

@@ -5,6 +5,7 @@
 #include "broadcaster.h"
 #include "framer.h"
 #include "idle_list.h"
+#include "output_queue.h"
 #include "token_bucket.h"
 
 #include <cstdint>
@@ -61,7 +62,6 @@ private:
     void slow_consumer(const char* why);
     void check_backlog();
     void finish_leaving();
-    void consume(size_t n);
     uint64_t pending() const;
     void update_interest();
 
@@ -76,10 +76,7 @@ private:
     std::string host_;
     Member member_;
     LineFramer framer_;
-    // Private output around the room's log: `head_` before it ("You are", the rest of a
-    // line cut by a drop), `tail_` after this client's share of it (a farewell error).
-    std::string head_;
-    std::string tail_;
+    OutputQueue out_;
     std::string held_;  // input framed no further while over the line rate
     ev_io read_w_;
     ev_io write_w_;

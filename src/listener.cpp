@@ -19,7 +19,7 @@ Listener::Listener(struct ev_loop* loop, Log& log, AcceptFn on_accept)
 {
     ev_io_init(&io_, on_readable, -1, EV_READ);
     io_.data = this;
-    ev_timer_init(&backoff_, on_backoff, exhausted_backoff, 0.0);
+    ev_init(&backoff_, on_backoff);
     backoff_.data = this;
 }
 
@@ -116,6 +116,7 @@ void Listener::accept_some()
                            address_.c_str(), strerror(errno), exhausted_backoff);
             exhausted_ = true;
             ev_io_stop(loop_, &io_);
+            ev_timer_set(&backoff_, exhausted_backoff, 0.0);  // a fired one-shot keeps no delay
             ev_timer_start(loop_, &backoff_);
             return;
         }

@@ -13,9 +13,26 @@
 namespace bench {
 
 namespace {
+
 // One read buffer for all connections: the loop runs one callback at a time.
 char read_buffer[64 * 1024];
+
+// The kernel stamps received data with CLOCK_REALTIME; the generator's clock is
+// CLOCK_MONOTONIC. Their offset, read once, converts one to the other.
+uint64_t to_monotonic(const timespec& realtime)
+{
+    static const int64_t offset = [] {
+        timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        uint64_t mono = now_ns();
+        return static_cast<int64_t>(rt.tv_sec * 1000000000ll + rt.tv_nsec) - static_cast<int64_t>(mono);
+    }();
+    return static_cast<uint64_t>(realtime.tv_sec * 1000000000ll + realtime.tv_nsec - offset);
+}
+
 }  // namespace
+
+Histogram Conn::read_waits;
 
 Conn::Conn(struct ev_loop* loop, Handler& handler) : loop_(loop), handler_(handler)
 {
@@ -34,6 +51,9 @@ bool Conn::connect(const sockaddr* to, socklen_t len, int rcvbuf)
         return false;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Arrival times from the kernel: latency is measured to when the server's line
+    // reached this socket, not to when this busy generator got round to reading it.
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (::connect(fd, to, len) != 0 && errno != EINPROGRESS) {
@@ -92,9 +112,28 @@ void Conn::on_read(struct ev_loop*, ev_io* w, int) { static_cast<Conn*>(w->data)
 
 void Conn::read_some()
 {
-    ssize_t n = read(fd_, read_buffer, sizeof read_buffer);
+    iovec iov{read_buffer, sizeof read_buffer};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd_, &msg, 0);
     if (n > 0) {
-        handler_.data(*this, read_buffer, static_cast<size_t>(n), now_ns());
+        uint64_t now = now_ns();
+        uint64_t arrived = now;
+        cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            timespec ts;
+            memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            arrived = to_monotonic(ts);
+            // Clocks read a few ns apart: never after the read, never absurdly early.
+            if (arrived > now || now - arrived > 60000000000u)
+                arrived = now;
+        }
+        read_waits.record(now - arrived);
+        handler_.data(*this, read_buffer, static_cast<size_t>(n), arrived);
     } else if (n == 0) {
         fail("closed by the server");
     } else if (errno != EAGAIN && errno != EINTR) {

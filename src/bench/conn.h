@@ -2,6 +2,8 @@
 // handed to its owner. TCP_NODELAY, as the server's clients are interactive.
 #pragma once
 
+#include "bench/histogram.h"
+
 #include <cstdint>
 #include <ev.h>
 #include <string>
@@ -16,8 +18,9 @@ public:
     class Handler {
     public:
         virtual void connected(Conn& c) = 0;
-        // Bytes just read, and when (now_ns() right after the read).
-        virtual void data(Conn& c, const char* p, size_t n, uint64_t now) = 0;
+        // Bytes just read, and when they reached the socket (the kernel's receive
+        // timestamp on the now_ns() clock; now_ns() if the kernel gave none).
+        virtual void data(Conn& c, const char* p, size_t n, uint64_t arrived) = 0;
         virtual void closed(Conn& c, const char* why) = 0;
 
     protected:
@@ -44,6 +47,10 @@ public:
     bool is_open() const { return fd_ >= 0; }
     // This end's address as the server prints its peer ("127.0.0.1:54321").
     std::string local_name() const;
+
+    // For every read of every connection: how long the data waited in the socket
+    // before this process read it. High when the generator is overloaded.
+    static Histogram read_waits;
 
 private:
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);

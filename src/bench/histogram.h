@@ -3,6 +3,7 @@
 // so a percentile is exact to within 1/128 (0.8 %); values below 256 are exact.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

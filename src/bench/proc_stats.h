@@ -4,7 +4,9 @@
 
 namespace bench {
 
-// utime + stime of every thread of pid, from /proc/PID/stat; -1 if unknown (pid 0, gone).
+// CPU time of every thread of pid: from /proc/PID/task/*/schedstat (nanoseconds), else
+// utime + stime from /proc/PID/stat (10 ms ticks); -1 if unknown (pid 0, gone). A
+// thread that exits during an interval takes its time with it from the first source.
 double process_cpu_seconds(int pid);
 // VmRSS of pid in KiB, from /proc/PID/status; -1 if unknown.
 long process_rss_kib(int pid);
