@@ -14,6 +14,8 @@ EV_LDLIBS   := -lev
 
 SERVER_SRCS := $(filter-out src/main.cpp,$(wildcard src/*.cpp))
 SERVER_OBJS := $(SERVER_SRCS:src/%.cpp=$(BUILD)/obj/%.o)
+CAT_SRCS    := $(wildcard src/cat/*.cpp)
+CAT_OBJS    := $(CAT_SRCS:src/cat/%.cpp=$(BUILD)/obj/cat/%.o)
 BENCH_SRCS  := $(wildcard src/bench/*.cpp)
 BENCH_OBJS  := $(BENCH_SRCS:src/bench/%.cpp=$(BUILD)/obj/bench/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/*.cpp)
@@ -21,7 +23,7 @@ UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.cpp=$(BUILD)/obj/unit/%.o)
 INTEG_SRCS  := $(wildcard tests/integration/*.cpp)
 INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o)
 
-PROGRAMS := $(BUILD)/evchat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
+PROGRAMS := $(BUILD)/evchat $(BUILD)/evchat-cat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
 
 .PHONY: all run test unit integration system static container-test asan fuzz deps test-deps install clean help
 all: $(PROGRAMS)
@@ -50,6 +52,9 @@ $(BUILD)/evchat-static: $(BUILD)/obj/main.o $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(EV_LDLIBS) -lm
 static: $(BUILD)/evchat-static
 
+$(BUILD)/evchat-cat: $(CAT_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
+
 $(BUILD)/evchat-bench: $(BENCH_OBJS) $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(SERVER_OBJS)
@@ -73,6 +78,7 @@ unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 integration: $(BUILD)/integration-tests $(PROGRAMS) $(GOCHAT)
 	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_BENCH=$(abspath $(BUILD))/evchat-bench \
+	EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
 	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
 system: $(BUILD)/evchat-static
 	@for t in tests/system/*_test.sh; do $$t $(BUILD)/evchat-static || exit 1; done

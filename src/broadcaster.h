@@ -13,10 +13,12 @@
 struct Member {
     static constexpr uint64_t no_stop = UINT64_MAX;
 
-    std::string name;           // ADDR in every line about this member
+    std::string name;           // ADDR (or the chosen name) in every line about this member
     RoomLog::Cursor cursor;     // next byte of the room's log this member has to receive
     uint64_t stop = no_stop;    // set on leave: the member receives nothing said after it
     bool in_room = false;
+    Member* prev = nullptr;     // the room's members in order of arrival
+    Member* next = nullptr;
 };
 
 class Broadcaster {
@@ -27,12 +29,21 @@ public:
     void arrive(Member& m);
     // Everyone in the room, m included, hears "NAME: text".
     void say(const Member& m, std::string_view text);
+    // Everyone hears "* NAME action".
+    void emote(const Member& m, std::string_view action);
+    // Everyone hears "OLD is now NEW"; from then on m is NEW.
+    void rename(Member& m, std::string_view name);
     // m hears nothing said from here on; then the others hear "NAME has left".
     void leave(Member& m);
     // m hears nothing more, and nobody is told: the room is closing.
     void silence(Member& m);
     // m's connection is gone: its cursor no longer holds the log.
     void release(Member& m);
+
+    bool has_member_named(std::string_view name) const;
+    // "Present (N): a, b, c\n", in order of arrival, at most max_line bytes: beyond that the
+    // list ends with "... (K more)". Built once per change of the room, not per reader.
+    std::string roster(size_t max_line);
 
     // Bytes the room has said to m that m has not received yet.
     uint64_t backlog(const Member& m) const;
@@ -42,6 +53,12 @@ public:
     const RoomLog& log() const { return log_; }
 
 private:
+    void unlink(Member& m);
+
     RoomLog log_;
     size_t size_ = 0;
+    Member* first_ = nullptr;
+    Member* last_ = nullptr;
+    std::string names_;         // "a, b, c": the roster's list, kept while it is valid
+    bool names_valid_ = true;
 };

@@ -2,6 +2,7 @@
 // for a connection's end.
 #include "client.h"
 
+#include "commands.h"
 #include "server.h"
 
 #include <algorithm>
@@ -53,12 +54,110 @@ Client::~Client()
 
 void Client::join()
 {
-    out_.push("You are " + member_.name + "\n", 0);
-    server_.room().arrive(member_);
     server_.touch_idle(idle_);
-    server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
+    if (server_.config().names) {
+        state_ = State::naming;
+        out_.push("Your name?\n", 0);
+    } else {
+        enter();
+    }
     server_.schedule_flush(*this);
     update_interest();
+}
+
+// "You are NAME" (and the roster) first; then the room hears the arrival and this client
+// hears everything said after it.
+void Client::enter()
+{
+    const Config& config = server_.config();
+    Broadcaster& room = server_.room();
+    out_.push("You are " + member_.name + "\n", 0);
+    if (config.roster)
+        out_.push(room.roster(config.max_line_bytes), 0);
+    room.arrive(member_);
+    state_ = State::member;
+    server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
+}
+
+// A private line, after everything the room has said so far.
+void Client::reply(std::string text)
+{
+    out_.push(std::move(text), member_.cursor.open ? server_.room().log().end() : 0);
+    server_.schedule_flush(*this);
+}
+
+void Client::choose_name(std::string_view name)
+{
+    if (!is_valid_name(name)) {
+        reply("error: invalid name\nYour name?\n");
+    } else if (server_.room().has_member_named(name)) {
+        reply("error: name taken\nYour name?\n");
+    } else {
+        server_.log().write(LogLevel::info, "%s is named %.*s", member_.name.c_str(),
+                            static_cast<int>(name.size()), name.data());
+        member_.name = name;
+        enter();
+    }
+}
+
+void Client::rename(std::string_view name)
+{
+    Broadcaster& room = server_.room();
+    if (!server_.config().names) {
+        reply("error: /nick needs names ([room] names = true)\n");
+    } else if (!is_valid_name(name)) {
+        reply("error: invalid name\n");
+    } else if (room.has_member_named(name)) {
+        reply("error: name taken\n");
+    } else {
+        server_.log().write(LogLevel::info, "%s is now %.*s", member_.name.c_str(),
+                            static_cast<int>(name.size()), name.data());
+        room.rename(member_, name);
+    }
+}
+
+// One line of input: a name while naming, a command, or something to say. Returns false
+// if the client is no longer talking (it left).
+bool Client::take_line(std::string_view line)
+{
+    Broadcaster& room = server_.room();
+    if (state_ == State::naming) {
+        choose_name(line);
+        return true;
+    }
+    if (!server_.config().commands) {
+        room.say(member_, line);
+        return true;
+    }
+    Command c = parse_command(line);
+    std::string word(c.arg);
+    switch (c.kind) {
+    case Command::Kind::say:
+        room.say(member_, c.arg);
+        break;
+    case Command::Kind::who:
+        reply(room.roster(server_.config().max_line_bytes));
+        break;
+    case Command::Kind::me:
+        room.emote(member_, c.arg);
+        break;
+    case Command::Kind::nick:
+        rename(c.arg);
+        break;
+    case Command::Kind::help:
+        reply(command_help);
+        break;
+    case Command::Kind::quit:
+        depart("quit", "");
+        return false;
+    case Command::Kind::usage:
+        reply("error: usage: " + word + (word == "/me" ? " ACTION\n" : " NAME\n"));
+        break;
+    case Command::Kind::unknown:
+        reply("error: unknown command " + word + " (try /help)\n");
+        break;
+    }
+    return true;
 }
 
 void Client::on_read(struct ev_loop*, ev_io* w, int)
@@ -98,7 +197,7 @@ void Client::read_input()
 {
     const Config& config = server_.config();
     size_t want = Server::read_buffer_size;
-    if (state_ == State::member && config.flood_bytes_per_second > 0) {
+    if (talking() && config.flood_bytes_per_second > 0) {
         // Flood control in bytes: read no more than the bucket holds.
         byte_tokens_.refill(config.flood_bytes_per_second, config.flood_bytes_burst,
                             ev_now(server_.loop()));
@@ -109,7 +208,7 @@ void Client::read_input()
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n > 0) {
-        if (state_ != State::member) {  // leaving: input is read only to be discarded
+        if (!talking()) {  // leaving: input is read only to be discarded
             finish_leaving();
             return;
         }
@@ -122,13 +221,11 @@ void Client::read_input()
     if (reset)
         server_.log().write(LogLevel::debug, "%s read: %s", member_.name.c_str(), strerror(errno));
     input_ended_ = true;
-    if (state_ == State::member) {
+    if (talking()) {
         // As bufio.Scanner at EOF or error: an unfinished last line is still a line.
-        framer_.finish([&](std::string_view line) {
-            server_.room().say(member_, line);
-            return true;
-        });
-        depart(reset ? "reset" : "end of input", "");
+        framer_.finish([&](std::string_view line) { return take_line(line); });
+        if (talking())
+            depart(reset ? "reset" : "end of input", "");
         if (reset)
             finish("reset");
         return;
@@ -146,18 +243,20 @@ void Client::frame_input(const char* data, size_t n)
     if (limited)
         line_tokens_.refill(config.flood_lines_per_second, config.flood_lines_burst,
                             ev_now(server_.loop()));
-    Broadcaster& room = server_.room();
     size_t used = n;
     auto status = framer_.feed(
         data, n,
         [&](std::string_view line) {
-            room.say(member_, line);
+            if (!take_line(line))
+                return false;
             if (!limited)
                 return true;
             line_tokens_.take(1);
             return line_tokens_.tokens() >= 1;
         },
         &used);
+    if (!talking())
+        return;
     if (status == LineFramer::Status::too_long) {
         size_t max = framer_.max_line();
         server_.log().write(LogLevel::warn, "%s disconnected: line too long (max %zu bytes)",
@@ -219,16 +318,17 @@ void Client::reconfigure()
 
 void Client::depart(const char* reason, std::string farewell)
 {
-    assert(state_ == State::member);
+    assert(talking());
     server_.forget_idle(idle_);
     ev_timer_stop(server_.loop(), &throttle_timer_);
     throttled_ = false;
     std::string().swap(held_);
-    server_.room().leave(member_);
+    if (member_.in_room)
+        server_.room().leave(member_);
     server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
     state_ = State::leaving;
     if (!farewell.empty())
-        out_.push(std::move(farewell), member_.stop);
+        out_.push(std::move(farewell), member_.cursor.open ? member_.stop : 0);
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_set(&timer_, server_.config().drain_timeout, 0.0);
     ev_timer_start(server_.loop(), &timer_);
@@ -242,10 +342,11 @@ void Client::close_for_shutdown()
         finish("shutdown");  // its output is out; its input no longer matters
         return;
     }
-    if (state_ != State::member)
+    if (!talking())
         return;
     server_.forget_idle(idle_);
-    server_.room().silence(member_);
+    if (member_.in_room)
+        server_.room().silence(member_);
     state_ = State::leaving;
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_set(&timer_, server_.config().shutdown_grace, 0.0);
@@ -258,8 +359,8 @@ void Client::finish(const char* reason)
 {
     if (state_ == State::finished)
         return;
-    if (state_ == State::member) {
-        server_.forget_idle(idle_);
+    server_.forget_idle(idle_);
+    if (member_.in_room) {
         server_.room().leave(member_);
         server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
     } else if (reason[0] != '\0') {
@@ -394,7 +495,7 @@ void Client::update_interest()
 {
     struct ev_loop* loop = server_.loop();
     bool want_read = false;
-    if (state_ == State::member)
+    if (talking())
         want_read = !input_ended_ && !throttled_ && pending() <= server_.config().output_soft_limit;
     else if (state_ == State::leaving)
         want_read = !input_ended_;

@@ -23,7 +23,8 @@ public:
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Queues "You are ADDR" and enters the room, whose members hear the arrival.
+    // Greets the client and enters the room, whose members hear the arrival; with
+    // [room] names, first asks for a name.
     void join();
     // The flush pass: the room has said something since the last pass.
     void room_advanced();
@@ -45,15 +46,22 @@ public:
     bool scheduled = false;
 
 private:
-    //   member   --(end of input, error sent)-->  leaving --(output written, input over)--> finished
-    //   member   --(peer gone, slow consumer)--------------------------------------------> finished
-    enum class State { member, leaving, finished };
+    //   naming --(a free name)--> member          ([room] names; otherwise a client starts as a member)
+    //   naming, member --(end of input, error sent, /quit)--> leaving --(output written, input over)--> finished
+    //   naming, member --(peer gone, slow consumer)--------------------------------------------------> finished
+    enum class State { naming, member, leaving, finished };
+    bool talking() const { return state_ == State::naming || state_ == State::member; }
 
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
     static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_throttle_over(struct ev_loop* loop, ev_timer* w, int revents);
 
+    void enter();
+    void reply(std::string text);
+    void choose_name(std::string_view name);
+    void rename(std::string_view name);
+    bool take_line(std::string_view line);
     void read_input();
     void frame_input(const char* data, size_t n);
     void throttle_if_flooding();

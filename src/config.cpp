@@ -212,6 +212,27 @@ void read_flood(const toml::table& t, Config& c)
     }
 }
 
+bool get_bool(const toml::node& node, std::string_view key)
+{
+    if (!node.is_boolean())
+        fail(node.source(), std::string(key) + " must be true or false");
+    return **node.as_boolean();
+}
+
+void read_room(const toml::table& t, Config& c)
+{
+    for (auto&& [key, node] : t) {
+        if (key == "names")
+            c.names = get_bool(node, key);
+        else if (key == "roster")
+            c.roster = get_bool(node, key);
+        else if (key == "commands")
+            c.commands = get_bool(node, key);
+        else
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [room]");
+    }
+}
+
 void read_log(const toml::table& t, Config& c)
 {
     for (auto&& [key, node] : t) {
@@ -313,6 +334,8 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
                 read_client(get_table(node, key), c);
             else if (key == "flood")
                 read_flood(get_table(node, key), c);
+            else if (key == "room")
+                read_room(get_table(node, key), c);
             else if (key == "log")
                 read_log(get_table(node, key), c);
             else

@@ -32,6 +32,10 @@ struct Config {
     double flood_bytes_per_second = 0;
     double flood_bytes_burst = 256 * 1024;
     double flood_disconnect_after = 0;  // 0: throttle only, never disconnect
+    // [room]: the book's exercises, all off so that the protocol is the seed's.
+    bool names = false;
+    bool roster = false;
+    bool commands = false;
     // [log]
     LogLevel log_level = LogLevel::info;
 };
