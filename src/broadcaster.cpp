@@ -8,6 +8,7 @@ void Broadcaster::arrive(Member& m)
 {
     assert(!m.in_room && !m.cursor.open);
     log_.append({m.name, " has arrived\n"});
+    deliveries_ += size_;
     m.cursor = log_.open_at_end();
     m.stop = Member::no_stop;
     m.in_room = true;
@@ -24,18 +25,23 @@ void Broadcaster::say(const Member& m, std::string_view text)
 {
     assert(m.in_room);
     log_.append({m.name, ": ", text, "\n"});
+    lines_said_++;
+    deliveries_ += size_;
 }
 
 void Broadcaster::emote(const Member& m, std::string_view action)
 {
     assert(m.in_room);
     log_.append({"* ", m.name, " ", action, "\n"});
+    lines_said_++;
+    deliveries_ += size_;
 }
 
 void Broadcaster::rename(Member& m, std::string_view name)
 {
     assert(m.in_room);
     log_.append({m.name, " is now ", name, "\n"});
+    deliveries_ += size_;
     m.name = name;
     names_valid_ = false;
 }
@@ -44,6 +50,7 @@ void Broadcaster::leave(Member& m)
 {
     silence(m);
     log_.append({m.name, " has left\n"});
+    deliveries_ += size_;
 }
 
 void Broadcaster::silence(Member& m)

@@ -49,6 +49,9 @@ public:
     uint64_t backlog(const Member& m) const;
 
     size_t size() const { return size_; }
+    // Lines members said (lines, /me), and lines handed to readers counted once per reader.
+    uint64_t lines_said() const { return lines_said_; }
+    uint64_t deliveries() const { return deliveries_; }
     RoomLog& log() { return log_; }
     const RoomLog& log() const { return log_; }
 
@@ -57,6 +60,8 @@ private:
 
     RoomLog log_;
     size_t size_ = 0;
+    uint64_t lines_said_ = 0;
+    uint64_t deliveries_ = 0;
     Member* first_ = nullptr;
     Member* last_ = nullptr;
     std::string names_;         // "a, b, c": the roster's list, kept while it is valid

@@ -241,6 +241,13 @@ void read_log(const toml::table& t, Config& c)
             if (!level)
                 fail(node.source(), "level must be \"debug\", \"info\", \"warn\" or \"error\"");
             c.log_level = *level;
+        } else if (key == "format") {
+            const std::string& f = get_string(node, key);
+            if (f != "text" && f != "json")
+                fail(node.source(), "format must be \"text\" or \"json\"");
+            c.log_format = f == "json" ? LogFormat::json : LogFormat::text;
+        } else if (key == "summary_interval") {
+            c.summary_interval = get_seconds(node, key, 0.0);
         } else {
             fail(key.source(), "unknown key \"" + std::string(key) + "\" in [log]");
         }

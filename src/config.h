@@ -38,6 +38,8 @@ struct Config {
     bool commands = false;
     // [log]
     LogLevel log_level = LogLevel::info;
+    LogFormat log_format = LogFormat::text;
+    double summary_interval = 0;  // 0: no periodic summary line
 };
 
 // Parses TOML text named source (for messages) into out, starting from defaults.

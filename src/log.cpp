@@ -23,7 +23,29 @@ const char* log_level_name(LogLevel level)
     return level_names[static_cast<int>(level)];
 }
 
-std::string format_log_line(double unix_time, LogLevel level, std::string_view message)
+namespace {
+void append_json_string(std::string& out, std::string_view s)
+{
+    out += '"';
+    for (char ch : s) {
+        auto u = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (u < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", u);
+            out += esc;
+        } else {
+            out += ch;  // UTF-8 passes through; peers' names are ASCII or ADDRs
+        }
+    }
+    out += '"';
+}
+}  // namespace
+
+std::string format_log_line(double unix_time, LogLevel level, std::string_view message,
+                            LogFormat format)
 {
     long long total_ms = std::llround(unix_time * 1000.0);
     time_t secs = static_cast<time_t>(total_ms / 1000);
@@ -31,9 +53,17 @@ std::string format_log_line(double unix_time, LogLevel level, std::string_view m
     struct tm tm;
     gmtime_r(&secs, &tm);
     char stamp[64];
-    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    std::string line = stamp;
+    std::string line;
+    if (format == LogFormat::json) {
+        line = std::string("{\"time\":\"") + stamp + "\",\"level\":\"" + log_level_name(level) + "\",\"msg\":";
+        append_json_string(line, message);
+        line += "}\n";
+        return line;
+    }
+    line = stamp;
+    line += ' ';
     line += log_level_name(level);
     line += ' ';
     line += message;
@@ -52,7 +82,7 @@ void Log::write(LogLevel level, const char* fmt, ...)
     va_end(ap);
     struct timeval tv;
     gettimeofday(&tv, nullptr);
-    std::string line = format_log_line(tv.tv_sec + tv.tv_usec / 1e6, level, message);
+    std::string line = format_log_line(tv.tv_sec + tv.tv_usec / 1e6, level, message, format_);
     // One fwrite per line so concurrent writers to the same terminal never interleave.
     fwrite(line.data(), 1, line.size(), out_);
     fflush(out_);

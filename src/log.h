@@ -8,12 +8,15 @@
 #include <string_view>
 
 enum class LogLevel { debug, info, warn, error };
+enum class LogFormat { text, json };
 
 std::optional<LogLevel> parse_log_level(std::string_view name);
 const char* log_level_name(LogLevel level);
 
-// "2026-11-24T23:50:01.123Z info message": UTC, millisecond resolution.
-std::string format_log_line(double unix_time, LogLevel level, std::string_view message);
+// text: "2026-11-24T23:50:01.123Z info message"; json: {"time":"...","level":"info",
+// "msg":"message"} with the message escaped. UTC, millisecond resolution, one line.
+std::string format_log_line(double unix_time, LogLevel level, std::string_view message,
+                            LogFormat format = LogFormat::text);
 
 class Log {
 public:
@@ -22,11 +25,13 @@ public:
     Log& operator=(const Log&) = delete;
 
     void set_level(LogLevel level) { level_ = level; }
+    void set_format(LogFormat format) { format_ = format; }
     bool enabled(LogLevel level) const { return level >= level_; }
 
     void write(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 private:
     LogLevel level_;
+    LogFormat format_ = LogFormat::text;
     FILE* out_;
 };

@@ -82,6 +82,7 @@ public:
                 uint64_t end = t0 + static_cast<uint64_t>(duration_ * 1e9);
                 s.run([&] { return now_ns() >= end; }, duration_ + 1);
             }
+            send_due();  // the last lines, if the loop woke at the end before the tick
             uint64_t expected_all = static_cast<uint64_t>(clients_) * s.total_sent();
             s.run([&] { return s.delivered() >= expected_all; }, drain_);
             m1 = cpu_mark(target.pid);

@@ -232,7 +232,7 @@ public:
               "set xlabel \"offered deliveries/s (rate × clients)\"\n"
               "set ylabel \"latency, µs\"\n"
               "set grid\n"
-              "set key top left\n"
+              "set key outside right top\n"
            << plot << "\n";
     }
 

@@ -19,3 +19,9 @@ TEST_CASE("a line is an ISO 8601 UTC stamp, the level and the message")
           "2025-11-24T23:50:01.123Z info listening on 127.0.0.1:8000\n");
     CHECK(format_log_line(0, LogLevel::warn, "x") == "1970-01-01T00:00:00.000Z warn x\n");
 }
+
+TEST_CASE("json lines escape the message")
+{
+    CHECK(format_log_line(0, LogLevel::info, "say \"hi\"\\\n\x01", LogFormat::json) ==
+          "{\"time\":\"1970-01-01T00:00:00.000Z\",\"level\":\"info\",\"msg\":\"say \\\"hi\\\"\\\\\\u000a\\u0001\"}\n");
+}
