@@ -38,6 +38,8 @@ public:
     void reconfigure();
 
     const std::string& name() const { return member_.name; }
+    // Bytes owed to this client (its output backlog).
+    uint64_t backlog() const { return pending(); }
     const std::string& host() const { return host_; }
     bool finished() const { return state_ == State::finished; }
 

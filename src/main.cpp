@@ -191,6 +191,7 @@ void on_reload_signal(struct ev_loop*, ev_signal* w, int)
     std::string err = load_effective(s->opt, next);
     if (err.empty() && s->server.reconfigure(next, err)) {
         s->log.set_level(next.log_level);
+        s->log.set_format(next.log_format);
         s->log.write(LogLevel::info, "reloaded %s", s->opt.config_path.c_str());
     } else {
         s->log.write(LogLevel::error, "reload failed, keeping the running config: %s", err.c_str());
@@ -204,6 +205,7 @@ int serve(const Options& opt, const Config& config)
     // A peer that vanished must show up as EPIPE from writev, not kill the process.
     signal(SIGPIPE, SIG_IGN);
     Log log(config.log_level);
+    log.set_format(config.log_format);
     raise_fd_limit(log, config.max_clients);
     // Not the default loop: that one reaps every child (SIGCHLD), and evchat, which may
     // run as a container's PID 1, must reap nothing it did not start.

@@ -23,6 +23,9 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
     grace_.data = this;
     ev_init(&idle_timer_, on_idle_timer);
     idle_timer_.data = this;
+    ev_init(&summary_timer_, on_summary_timer);
+    summary_timer_.data = this;
+    arm_summary_timer();
 }
 
 Server::~Server()
@@ -30,6 +33,7 @@ Server::~Server()
     ev_prepare_stop(loop_, &prepare_);
     ev_timer_stop(loop_, &grace_);
     ev_timer_stop(loop_, &idle_timer_);
+    ev_timer_stop(loop_, &summary_timer_);
     listeners_.clear();
     clients_.clear();
 }
@@ -81,7 +85,41 @@ bool Server::reconfigure(const Config& next, std::string& err)
     for (auto& c : clients_)
         c->reconfigure();
     arm_idle_timer();
+    arm_summary_timer();
     return true;
+}
+
+void Server::arm_summary_timer()
+{
+    ev_timer_stop(loop_, &summary_timer_);
+    if (config_.summary_interval <= 0)
+        return;
+    ev_timer_set(&summary_timer_, config_.summary_interval, config_.summary_interval);
+    ev_timer_start(loop_, &summary_timer_);
+}
+
+// The operator's periodic line; the backlog walk is O(clients), once per interval.
+void Server::on_summary_timer(struct ev_loop*, ev_timer* w, int)
+{
+    auto* self = static_cast<Server*>(w->data);
+    uint64_t total = 0, largest = 0;
+    for (auto& c : self->clients_) {
+        uint64_t b = c->backlog();
+        total += b;
+        largest = std::max(largest, b);
+    }
+    double interval = self->config_.summary_interval;
+    uint64_t lines = self->room_.lines_said(), deliveries = self->room_.deliveries();
+    self->log_.write(LogLevel::info,
+                     "summary: %zu clients (%zu in the room), %.0f lines/s, %.0f deliveries/s, "
+                     "backlog %llu bytes (largest %llu), log %zu bytes in %zu chunks",
+                     self->clients_.size(), self->room_.size(),
+                     (lines - self->summary_lines_) / interval,
+                     (deliveries - self->summary_deliveries_) / interval,
+                     static_cast<unsigned long long>(total), static_cast<unsigned long long>(largest),
+                     self->room_.log().bytes_held(), self->room_.log().chunk_count());
+    self->summary_lines_ = lines;
+    self->summary_deliveries_ = deliveries;
 }
 
 void Server::accept_client(int fd, const sockaddr* peer)
@@ -241,6 +279,7 @@ void Server::shutdown()
                clients_.size(), config_.shutdown_grace);
     listeners_.clear();
     ev_timer_stop(loop_, &idle_timer_);
+    ev_timer_stop(loop_, &summary_timer_);
     for (auto& c : clients_)
         c->close_for_shutdown();
     ev_timer_set(&grace_, config_.shutdown_grace, 0.0);

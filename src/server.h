@@ -52,12 +52,14 @@ private:
     static void on_prepare(struct ev_loop* loop, ev_prepare* w, int revents);
     static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_idle_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    static void on_summary_timer(struct ev_loop* loop, ev_timer* w, int revents);
     bool rebind(const Config& next, std::string& err);
     void accept_client(int fd, const sockaddr* peer);
     bool admit(int fd, const std::string& addr, const std::string& host);
     void flush_pass();
     void destroy_retired();
     void arm_idle_timer();
+    void arm_summary_timer();
 
     struct ev_loop* loop_;
     Config config_;
@@ -73,6 +75,9 @@ private:
     bool closing_ = false;
     IdleList idle_;
     ev_timer idle_timer_;
+    ev_timer summary_timer_;
+    uint64_t summary_lines_ = 0;       // room counters at the last summary line
+    uint64_t summary_deliveries_ = 0;
     ev_prepare prepare_;
     ev_timer grace_;
     double last_reject_log_ = 0;
