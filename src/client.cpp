@@ -148,7 +148,7 @@ bool Client::take_line(std::string_view line)
         reply(command_help);
         break;
     case Command::Kind::quit:
-        depart("quit", "");
+        depart(LeaveReason::quit, "");
         return false;
     case Command::Kind::usage:
         reply("error: usage: " + word + (word == "/me" ? " ACTION\n" : " NAME\n"));
@@ -212,6 +212,7 @@ void Client::read_input()
             finish_leaving();
             return;
         }
+        server_.stats().bytes_in += static_cast<uint64_t>(n);
         if (config.flood_bytes_per_second > 0)
             byte_tokens_.take(static_cast<double>(n));
         frame_input(buf, static_cast<size_t>(n));
@@ -225,7 +226,7 @@ void Client::read_input()
         // As bufio.Scanner at EOF or error: an unfinished last line is still a line.
         framer_.finish([&](std::string_view line) { return take_line(line); });
         if (talking())
-            depart(reset ? "reset" : "end of input", "");
+            depart(reset ? LeaveReason::reset : LeaveReason::eof, "");
         if (reset)
             finish("reset");
         return;
@@ -261,7 +262,7 @@ void Client::frame_input(const char* data, size_t n)
         size_t max = framer_.max_line();
         server_.log().write(LogLevel::warn, "%s disconnected: line too long (max %zu bytes)",
                             member_.name.c_str(), max);
-        depart("line too long", "error: line too long (max " + std::to_string(max) + " bytes)\n");
+        depart(LeaveReason::line_too_long, "error: line too long (max " + std::to_string(max) + " bytes)\n");
         return;
     }
     std::string rest(data + used, n - used);  // data may point into held_
@@ -290,7 +291,7 @@ void Client::throttle_if_flooding()
     } else if (config.flood_disconnect_after > 0 && now - flooding_since_ > config.flood_disconnect_after) {
         server_.log().write(LogLevel::warn, "%s disconnected: flooding for %.1f s",
                             member_.name.c_str(), now - flooding_since_);
-        depart("flood", "error: flood limit exceeded\n");
+        depart(LeaveReason::flood, "error: flood limit exceeded\n");
         return;
     }
     throttled_ = true;
@@ -303,7 +304,7 @@ void Client::idle_timeout()
 {
     server_.log().write(LogLevel::info, "%s disconnected: idle for %g s", member_.name.c_str(),
                         server_.config().idle_timeout);
-    depart("idle", "error: idle timeout\n");
+    depart(LeaveReason::idle, "error: idle timeout\n");
 }
 
 void Client::reconfigure()
@@ -316,16 +317,24 @@ void Client::reconfigure()
     update_interest();
 }
 
-void Client::depart(const char* reason, std::string farewell)
+// The room hears that this client left; the one place leaves are counted.
+void Client::leave_room(LeaveReason reason)
+{
+    if (!member_.in_room)
+        return;
+    server_.room().leave(member_);
+    server_.stats().count_leave(reason);
+    server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), leave_reason_name(reason));
+}
+
+void Client::depart(LeaveReason reason, std::string farewell)
 {
     assert(talking());
     server_.forget_idle(idle_);
     ev_timer_stop(server_.loop(), &throttle_timer_);
     throttled_ = false;
     std::string().swap(held_);
-    if (member_.in_room)
-        server_.room().leave(member_);
-    server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
+    leave_room(reason);
     state_ = State::leaving;
     if (!farewell.empty())
         out_.push(std::move(farewell), member_.cursor.open ? member_.stop : 0);
@@ -359,13 +368,10 @@ void Client::finish(const char* reason)
 {
     if (state_ == State::finished)
         return;
+    assert(!member_.in_room);  // leave_room() first
     server_.forget_idle(idle_);
-    if (member_.in_room) {
-        server_.room().leave(member_);
-        server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), reason);
-    } else if (reason[0] != '\0') {
+    if (reason[0] != '\0')
         server_.log().write(LogLevel::debug, "%s closed (%s)", member_.name.c_str(), reason);
-    }
     state_ = State::finished;
     update_interest();
     ev_timer_stop(server_.loop(), &timer_);
@@ -383,10 +389,12 @@ void Client::slow_consumer(const char* why)
                             "hard limit %zu)",
                             member_.name.c_str(), why, static_cast<unsigned long long>(backlog),
                             config.output_soft_limit, config.output_hard_limit);
+        leave_room(LeaveReason::slow_consumer);
         finish("slow consumer");
         return;
     }
     RoomLog::Skipped skipped = out_.drop_backlog(server_.room().log(), member_);
+    server_.stats().lines_dropped += skipped.lines;
     server_.log().write(LogLevel::warn, "%s slow consumer, %s: dropped %llu lines (%llu bytes)",
                         member_.name.c_str(), why, static_cast<unsigned long long>(skipped.lines),
                         static_cast<unsigned long long>(skipped.bytes));
@@ -445,10 +453,12 @@ void Client::flush()
         }
         if (n < 0) {
             server_.log().write(LogLevel::debug, "%s write: %s", member_.name.c_str(), strerror(errno));
+            leave_room(LeaveReason::write_error);
             finish("write error");
             return;
         }
         out_.consume(log, member_, static_cast<size_t>(n));
+        server_.stats().bytes_out += static_cast<uint64_t>(n);
         write_blocked_ = static_cast<size_t>(n) < offered;
         if (write_blocked_)
             break;

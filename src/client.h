@@ -6,6 +6,7 @@
 #include "framer.h"
 #include "idle_list.h"
 #include "output_queue.h"
+#include "stats.h"
 #include "token_bucket.h"
 
 #include <cstdint>
@@ -67,7 +68,8 @@ private:
     void read_input();
     void frame_input(const char* data, size_t n);
     void throttle_if_flooding();
-    void depart(const char* reason, std::string farewell);
+    void leave_room(LeaveReason reason);
+    void depart(LeaveReason reason, std::string farewell);
     void finish(const char* reason);
     void slow_consumer(const char* why);
     void check_backlog();

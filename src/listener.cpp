@@ -115,6 +115,7 @@ void Listener::accept_some()
                 log_.write(LogLevel::warn, "accept on %s: %s; pausing accepts, retrying every %g s",
                            address_.c_str(), strerror(errno), exhausted_backoff);
             exhausted_ = true;
+            exhaustions_++;
             ev_io_stop(loop_, &io_);
             ev_timer_set(&backoff_, exhausted_backoff, 0.0);  // a fired one-shot keeps no delay
             ev_timer_start(loop_, &backoff_);

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <ev.h>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -27,6 +28,8 @@ public:
     const std::string& configured() const { return configured_; }
     // listen(2) again on the bound socket: Linux takes the new backlog in place.
     void set_backlog(int backlog);
+    // Accepts that failed for want of descriptors or memory (each retry counts).
+    uint64_t exhaustions() const { return exhaustions_; }
 
 private:
     static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
@@ -42,4 +45,5 @@ private:
     ev_io io_;
     ev_timer backoff_;
     bool exhausted_ = false;  // in an fd-exhaustion burst: logged once, not per retry
+    uint64_t exhaustions_ = 0;
 };

@@ -193,8 +193,10 @@ void on_reload_signal(struct ev_loop*, ev_signal* w, int)
         s->log.set_level(next.log_level);
         s->log.set_format(next.log_format);
         s->log.write(LogLevel::info, "reloaded %s", s->opt.config_path.c_str());
+        s->server.stats().reloads_ok++;
     } else {
         s->log.write(LogLevel::error, "reload failed, keeping the running config: %s", err.c_str());
+        s->server.stats().reloads_failed++;
     }
     notify(s->log, "READY=1");
 }

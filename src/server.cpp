@@ -134,6 +134,7 @@ void Server::accept_client(int fd, const sockaddr* peer)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     clients_per_host_[host]++;
+    stats_.accepted++;
     clients_.push_back(std::make_unique<Client>(*this, fd, std::move(addr), std::move(host)));
     Client& c = *clients_.back();
     c.slot = clients_.size() - 1;
@@ -146,10 +147,13 @@ bool Server::admit(int fd, const std::string& addr, const std::string& host)
     const char* refusal = nullptr;
     if (clients_.size() >= config_.max_clients) {
         refusal = "error: server full\n";
+        stats_.refused_full++;
     } else if (config_.max_clients_per_ip > 0) {
         auto it = clients_per_host_.find(host);
-        if (it != clients_per_host_.end() && it->second >= config_.max_clients_per_ip)
+        if (it != clients_per_host_.end() && it->second >= config_.max_clients_per_ip) {
             refusal = "error: too many connections from your address\n";
+            stats_.refused_per_ip++;
+        }
     }
     if (!refusal)
         return true;
@@ -230,6 +234,7 @@ void Server::on_prepare(struct ev_loop*, ev_prepare* w, int)
 // say more ("has left"), so the pass repeats until nothing is new.
 void Server::flush_pass()
 {
+    stats_.loop_iterations++;
     for (;;) {
         if (room_.log().end() != flushed_end_) {
             flushed_end_ = room_.log().end();

@@ -7,6 +7,7 @@
 #include "idle_list.h"
 #include "listener.h"
 #include "log.h"
+#include "stats.h"
 
 #include <ev.h>
 #include <memory>
@@ -38,6 +39,7 @@ public:
     const Config& config() const { return config_; }
     Log& log() { return log_; }
     Broadcaster& room() { return room_; }
+    Stats& stats() { return stats_; }
     char* read_buffer() { return read_buffer_.get(); }
     static constexpr size_t read_buffer_size = 64 * 1024;
     // c has output that the next flush pass must write even if the room said nothing.
@@ -65,6 +67,7 @@ private:
     Config config_;
     Log& log_;
     Broadcaster room_;
+    Stats stats_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
     std::unordered_map<std::string, size_t> clients_per_host_;

@@ -1,0 +1,10 @@
+// Stats: names of the leave reasons.
+#include "stats.h"
+
+const char* leave_reason_name(LeaveReason reason)
+{
+    static const char* const names[] = {"eof",   "reset", "idle", "slow_consumer", "line_too_long",
+                                        "flood", "quit",  "write_error"};
+    static_assert(sizeof names / sizeof names[0] == static_cast<size_t>(LeaveReason::count));
+    return names[static_cast<size_t>(reason)];
+}

@@ -1,0 +1,26 @@
+// Stats: the server's counters, plain integers bumped by the loop's objects and formatted
+// only when scraped. Owned by the server.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+// Why a client left the room: each is a label of evchat_leaves_total.
+enum class LeaveReason { eof, reset, idle, slow_consumer, line_too_long, flood, quit, write_error, count };
+
+const char* leave_reason_name(LeaveReason reason);
+
+struct Stats {
+    uint64_t accepted = 0;
+    uint64_t refused_full = 0;
+    uint64_t refused_per_ip = 0;
+    uint64_t leaves[static_cast<size_t>(LeaveReason::count)] = {};
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    uint64_t lines_dropped = 0;
+    uint64_t loop_iterations = 0;
+    uint64_t reloads_ok = 0;
+    uint64_t reloads_failed = 0;
+
+    void count_leave(LeaveReason reason) { leaves[static_cast<size_t>(reason)]++; }
+};
