@@ -4,6 +4,9 @@
 
 #include "bench/peer.h"
 
+#include <ev.h>
+#include <memory>
+
 namespace bench {
 
 std::unique_ptr<Peer> make_chat_peer(struct ev_loop* loop, PeerEvents& events, int index);

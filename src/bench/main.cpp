@@ -10,7 +10,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <netinet/in.h>
 
 using namespace bench;

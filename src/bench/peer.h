@@ -4,8 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <ev.h>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>

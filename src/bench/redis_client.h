@@ -5,6 +5,9 @@
 
 #include "bench/peer.h"
 
+#include <ev.h>
+#include <memory>
+
 namespace bench {
 
 // speaker: the peer will say lines, so it opens the publisher connection too.

@@ -11,6 +11,7 @@
 #include "bench/peer.h"
 
 #include <cstdint>
+#include <ev.h>
 #include <functional>
 #include <memory>
 #include <string>
