@@ -10,7 +10,7 @@ CONFIG  ?= conf/evchat.toml
 
 # Flags evchat needs whatever the user passes in CXXFLAGS.
 EV_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -MMD -MP
-EV_LDLIBS   := -lev
+EV_LDLIBS   := -lev -lhiredis
 
 SERVER_SRCS := $(filter-out src/main.cpp,$(wildcard src/*.cpp))
 SERVER_OBJS := $(SERVER_SRCS:src/%.cpp=$(BUILD)/obj/%.o)
@@ -25,7 +25,7 @@ INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o
 
 PROGRAMS := $(BUILD)/evchat $(BUILD)/evchat-cat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
 
-.PHONY: all run test unit integration system static container-test asan fuzz deps test-deps install clean help
+.PHONY: all run test unit integration system bench-smoke static container-test asan soak fuzz deps test-deps install clean help
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: src/%.cpp
@@ -82,8 +82,11 @@ integration: $(BUILD)/integration-tests $(PROGRAMS) $(GOCHAT)
 	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
 system: $(BUILD)/evchat-static
 	@for t in tests/system/*_test.sh; do $$t $(BUILD)/evchat-static || exit 1; done
+# A few hundred lines of every scenario of the load generator, checked, so it cannot rot.
+bench-smoke: $(PROGRAMS)
+	BUILD=$(BUILD) scripts/bench --smoke
 test: test-deps
-	@$(MAKE) --no-print-directory unit integration system
+	@$(MAKE) --no-print-directory unit integration system bench-smoke
 
 # The FROM-scratch image, built offline around the static binary, run and health-checked.
 container-test: $(BUILD)/evchat-static
@@ -93,6 +96,12 @@ container-test: $(BUILD)/evchat-static
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CXXFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit integration
+
+# The soak test: the server built with these flags under SOAK_SECONDS of mixed load
+# from 5,000 clients (scripts/soak --help; it builds what it needs).
+SOAK_SECONDS ?= 600
+soak:
+	scripts/soak --duration $(SOAK_SECONDS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on the seed corpus in tests/fuzz/corpus/
 # plus what it finds, kept in $(BUILD)/fuzz/corpus-*. A crash leaves its input in
@@ -142,6 +151,7 @@ help:
 	@echo "make run       run evchat on $(CONFIG)"
 	@echo "make test      unit and integration tests"
 	@echo "make asan      the tests under ASan + UBSan"
+	@echo "make soak      10 minutes of mixed load on the ASan server (SOAK_SECONDS=600)"
 	@echo "make static    build/evchat-static, for containers"
 	@echo "make container-test  build and check the FROM-scratch image (needs podman)"
 	@echo "make install   PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"

@@ -4,11 +4,98 @@
 #include <algorithm>
 #include <cassert>
 
+void Broadcaster::happen(const RoomEvent& e, Member* arriving)
+{
+    if (relay_)
+        relay_->publish(e, arriving);
+    else
+        apply(e, arriving);
+}
+
 void Broadcaster::arrive(Member& m)
 {
-    assert(!m.in_room && !m.cursor.open);
-    log_.append({m.name, " has arrived\n"});
+    assert(!present(m) && !m.cursor.open);
+    m.arriving = true;
+    happen({RoomEvent::Kind::arrival, m.name, {}}, &m);
+}
+
+void Broadcaster::say(const Member& m, std::string_view text)
+{
+    assert(m.in_room);
+    happen({RoomEvent::Kind::line, m.name, text}, nullptr);
+}
+
+void Broadcaster::emote(const Member& m, std::string_view action)
+{
+    assert(m.in_room);
+    happen({RoomEvent::Kind::emote, m.name, action}, nullptr);
+}
+
+// The new name holds at once here: the next line m says is already under it.
+void Broadcaster::rename(Member& m, std::string_view name)
+{
+    assert(m.in_room);
+    std::string old = std::move(m.name);
+    m.name = name;
+    names_valid_ = false;
+    happen({RoomEvent::Kind::rename, old, name}, nullptr);
+}
+
+// The leaver stops hearing the room here, before its leave is in the order: it never
+// hears its own leave.
+void Broadcaster::leave(Member& m)
+{
+    assert(present(m));
+    if (m.in_room)
+        silence(m);
+    if (m.arriving) {
+        assert(relay_);  // alone, an arrival applies at once
+        m.arriving = false;
+        relay_->forget(m);
+    }
+    happen({RoomEvent::Kind::leave, m.name, {}}, nullptr);
+}
+
+void Broadcaster::close(Member& m)
+{
+    if (relay_)
+        leave(m);
+    else
+        silence(m);
+}
+
+void Broadcaster::apply(const RoomEvent& e, Member* arriving)
+{
+    using K = RoomEvent::Kind;
+    switch (e.kind) {
+    case K::arrival:
+        log_.append({e.name, " has arrived\n"});
+        deliveries_ += size_;
+        if (arriving)
+            admit(*arriving);
+        return;
+    case K::leave:
+        log_.append({e.name, " has left\n"});
+        break;
+    case K::line:
+        log_.append({e.name, ": ", e.text, "\n"});
+        lines_said_++;
+        break;
+    case K::emote:
+        log_.append({"* ", e.name, " ", e.text, "\n"});
+        lines_said_++;
+        break;
+    case K::rename:
+        log_.append({e.name, " is now ", e.text, "\n"});
+        break;
+    }
     deliveries_ += size_;
+}
+
+void Broadcaster::admit(Member& m)
+{
+    assert(m.arriving);
+    m.arriving = false;
     m.cursor = log_.open_at_end();
     m.stop = Member::no_stop;
     m.in_room = true;
@@ -19,38 +106,6 @@ void Broadcaster::arrive(Member& m)
     size_++;
     if (names_valid_)
         names_.append(names_.empty() ? "" : ", ").append(m.name);
-}
-
-void Broadcaster::say(const Member& m, std::string_view text)
-{
-    assert(m.in_room);
-    log_.append({m.name, ": ", text, "\n"});
-    lines_said_++;
-    deliveries_ += size_;
-}
-
-void Broadcaster::emote(const Member& m, std::string_view action)
-{
-    assert(m.in_room);
-    log_.append({"* ", m.name, " ", action, "\n"});
-    lines_said_++;
-    deliveries_ += size_;
-}
-
-void Broadcaster::rename(Member& m, std::string_view name)
-{
-    assert(m.in_room);
-    log_.append({m.name, " is now ", name, "\n"});
-    deliveries_ += size_;
-    m.name = name;
-    names_valid_ = false;
-}
-
-void Broadcaster::leave(Member& m)
-{
-    silence(m);
-    log_.append({m.name, " has left\n"});
-    deliveries_ += size_;
 }
 
 void Broadcaster::silence(Member& m)
@@ -70,10 +125,12 @@ void Broadcaster::unlink(Member& m)
     names_valid_ = false;
 }
 
+// A connection that goes without leaving is one the node is closing: its members must
+// not linger in the other nodes' rooms.
 void Broadcaster::release(Member& m)
 {
-    if (m.in_room)
-        silence(m);
+    if (present(m))
+        close(m);
     log_.close(m.cursor);
 }
 
@@ -98,13 +155,17 @@ std::string Broadcaster::roster(size_t max_line)
         return line + "\n";
     if (line.size() + 1 + names_.size() + 1 <= max_line)
         return line + " " + names_ + "\n";
-    // Too long for a reader's line limit: as many whole names as fit, then the count left.
-    size_t room = max_line - std::min(max_line, line.size() + 1 + 32);
-    size_t cut = names_.rfind(", ", room);
-    size_t shown = cut == std::string::npos ? 0 : 1 + std::count(names_.begin(), names_.begin() + cut, ',');
-    if (shown > 0)
-        line += " " + names_.substr(0, cut) + ",";
-    return line + " ... (" + std::to_string(size_ - shown) + " more)\n";
+    // Too long for a reader's line limit: as many whole names as fit with the count of
+    // the rest after them. Config validation keeps max_line large enough for the count alone.
+    size_t shown = 0, cut = 0;
+    for (size_t next; (next = names_.find(", ", cut + (shown ? 2 : 0))) != std::string::npos; cut = next, shown++) {
+        size_t ending = 7 + std::to_string(size_ - shown - 1).size() + 7;  // ", ... (" K " more)\n"
+        if (line.size() + 1 + next + ending > max_line)
+            break;
+    }
+    if (shown == 0)
+        return line + " ... (" + std::to_string(size_) + " more)\n";
+    return line + " " + names_.substr(0, cut) + ", ... (" + std::to_string(size_ - shown) + " more)\n";
 }
 
 uint64_t Broadcaster::backlog(const Member& m) const

@@ -2,6 +2,7 @@
 // say to whom, in one global order. Owned by the server; it knows no sockets.
 #pragma once
 
+#include "room_event.h"
 #include "room_log.h"
 
 #include <cstdint>
@@ -17,13 +18,30 @@ struct Member {
     RoomLog::Cursor cursor;     // next byte of the room's log this member has to receive
     uint64_t stop = no_stop;    // set on leave: the member receives nothing said after it
     bool in_room = false;
+    bool arriving = false;      // its arrival is on its way through the relay's global order
     Member* prev = nullptr;     // the room's members in order of arrival
     Member* next = nullptr;
 };
 
+// Carries the room's events through a global order shared by several nodes and hands
+// each back to Broadcaster::apply() in that order (the cluster's Redis stream).
+class Relay {
+public:
+    virtual ~Relay() = default;
+    // arriving: the local member an arrival admits when it comes back, else null.
+    virtual void publish(const RoomEvent& e, Member* arriving) = 0;
+    // m goes away: an arrival of its that comes back later admits nobody.
+    virtual void forget(Member& m) = 0;
+};
+
+// Without a relay every event applies at once; with one, an event applies when the relay
+// hands it back, and an arriving member joins only then (it hears everything after its
+// own arrival in the global order, like the Go program's newcomer).
 class Broadcaster {
 public:
     explicit Broadcaster(size_t chunk_size = 64 * 1024) : log_(chunk_size) {}
+
+    void set_relay(Relay* relay) { relay_ = relay; }
 
     // The others hear "NAME has arrived"; then m joins, and hears all said from here on.
     void arrive(Member& m);
@@ -33,12 +51,18 @@ public:
     void emote(const Member& m, std::string_view action);
     // Everyone hears "OLD is now NEW"; from then on m is NEW.
     void rename(Member& m, std::string_view name);
-    // m hears nothing said from here on; then the others hear "NAME has left".
+    // m hears nothing said from here on; then the others hear "NAME has left". A member
+    // whose arrival is still on its way leaves too: the others hear both, in order.
     void leave(Member& m);
-    // m hears nothing more, and nobody is told: the room is closing.
-    void silence(Member& m);
+    // This node is closing: m hears nothing more. Alone, nobody is left to be told; with a
+    // relay, the other nodes' members hear that m left.
+    void close(Member& m);
+    // In the room, or on its way in: a member the others will hear leave.
+    bool present(const Member& m) const { return m.in_room || m.arriving; }
     // m's connection is gone: its cursor no longer holds the log.
     void release(Member& m);
+    // An event in the global order; arriving is the local member it admits, if any.
+    void apply(const RoomEvent& e, Member* arriving);
 
     bool has_member_named(std::string_view name) const;
     // "Present (N): a, b, c\n", in order of arrival, at most max_line bytes: beyond that the
@@ -56,9 +80,13 @@ public:
     const RoomLog& log() const { return log_; }
 
 private:
+    void happen(const RoomEvent& e, Member* arriving);
+    void admit(Member& m);
+    void silence(Member& m);
     void unlink(Member& m);
 
     RoomLog log_;
+    Relay* relay_ = nullptr;
     size_t size_ = 0;
     uint64_t lines_said_ = 0;
     uint64_t deliveries_ = 0;

@@ -120,6 +120,7 @@ void Client::rename(std::string_view name)
 // if the client is no longer talking (it left).
 bool Client::take_line(std::string_view line)
 {
+    server_.stats().lines_received++;
     Broadcaster& room = server_.room();
     if (state_ == State::naming) {
         choose_name(line);
@@ -178,6 +179,12 @@ void Client::on_throttle_over(struct ev_loop*, ev_timer* w, int)
         std::string input;
         input.swap(self->held_);
         self->frame_input(input.data(), input.size());
+    } else {
+        // Nothing held and nothing more sent: this run of flooding is over, and a burst
+        // later on must not count as its continuation.
+        char c;
+        if (recv(self->fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+            self->flooding_since_ = 0;
     }
     self->update_interest();
 }
@@ -320,7 +327,7 @@ void Client::reconfigure()
 // The room hears that this client left; the one place leaves are counted.
 void Client::leave_room(LeaveReason reason)
 {
-    if (!member_.in_room)
+    if (!server_.room().present(member_))
         return;
     server_.room().leave(member_);
     server_.stats().count_leave(reason);
@@ -354,8 +361,8 @@ void Client::close_for_shutdown()
     if (!talking())
         return;
     server_.forget_idle(idle_);
-    if (member_.in_room)
-        server_.room().silence(member_);
+    if (server_.room().present(member_))
+        server_.room().close(member_);
     state_ = State::leaving;
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_set(&timer_, server_.config().shutdown_grace, 0.0);
@@ -368,7 +375,7 @@ void Client::finish(const char* reason)
 {
     if (state_ == State::finished)
         return;
-    assert(!member_.in_room);  // leave_room() first
+    assert(!server_.room().present(member_));  // leave_room() first
     server_.forget_idle(idle_);
     if (reason[0] != '\0')
         server_.log().write(LogLevel::debug, "%s closed (%s)", member_.name.c_str(), reason);
@@ -506,7 +513,8 @@ void Client::update_interest()
     struct ev_loop* loop = server_.loop();
     bool want_read = false;
     if (talking())
-        want_read = !input_ended_ && !throttled_ && pending() <= server_.config().output_soft_limit;
+        want_read = !input_ended_ && !throttled_ && pending() <= server_.config().output_soft_limit &&
+                    (state_ == State::naming || member_.in_room) && server_.input_open();
     else if (state_ == State::leaving)
         want_read = !input_ended_;
     set_active(loop, &read_w_, want_read);

@@ -37,6 +37,8 @@ public:
     void idle_timeout();
     // The server's config changed (SIGHUP): limits apply from now on.
     void reconfigure();
+    // Something outside this client changed whether it may be read (the cluster link).
+    void refresh() { update_interest(); }
 
     const std::string& name() const { return member_.name; }
     // Bytes owed to this client (its output backlog).

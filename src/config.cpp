@@ -102,6 +102,13 @@ const std::string& get_string(const toml::node& node, std::string_view key)
     return **node.as_string();
 }
 
+bool get_bool(const toml::node& node, std::string_view key)
+{
+    if (!node.is_boolean())
+        fail(node.source(), std::string(key) + " must be true or false");
+    return **node.as_boolean();
+}
+
 const toml::table& get_table(const toml::node& node, std::string_view key)
 {
     if (!node.is_table())
@@ -133,6 +140,8 @@ void read_server(const toml::table& t, Config& c)
             c.max_clients = static_cast<size_t>(get_integer(node, key, 1, 10000000));
         } else if (key == "max_clients_per_ip") {
             c.max_clients_per_ip = static_cast<size_t>(get_integer(node, key, 0, 10000000));
+        } else if (key == "reuse_port") {
+            c.reuse_port = get_bool(node, key);
         } else {
             fail(key.source(), "unknown key \"" + std::string(key) + "\" in [server]");
         }
@@ -212,11 +221,34 @@ void read_flood(const toml::table& t, Config& c)
     }
 }
 
-bool get_bool(const toml::node& node, std::string_view key)
+void read_cluster(const toml::table& t, Config& c)
 {
-    if (!node.is_boolean())
-        fail(node.source(), std::string(key) + " must be true or false");
-    return **node.as_boolean();
+    for (auto&& [key, node] : t) {
+        if (key == "redis") {
+            const std::string& text = get_string(node, key);
+            ListenAddress where;
+            std::string err;
+            if (!parse_listen_address(text, where, err) || where.dual_stack)
+                fail(node.source(), "redis must be \"HOST:PORT\" with a numeric host or localhost");
+            c.cluster_redis = text;
+        } else if (key == "stream") {
+            c.cluster_stream = get_string(node, key);
+            if (c.cluster_stream.empty())
+                fail(node.source(), "stream must not be empty");
+        } else if (key == "maxlen") {
+            c.cluster_maxlen = static_cast<size_t>(get_integer(node, key, 1000, 1000000000));
+        } else if (key == "timeout") {
+            c.cluster_timeout = get_seconds(node, key, 0.1);
+        } else if (key == "node") {
+            c.cluster_node = get_string(node, key);
+            if (c.cluster_node.size() > 64)
+                fail(node.source(), "node must be at most 64 bytes");
+        } else {
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [cluster]");
+        }
+    }
+    if (c.cluster_redis.empty())
+        fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
 }
 
 void read_room(const toml::table& t, Config& c)
@@ -230,6 +262,26 @@ void read_room(const toml::table& t, Config& c)
             c.commands = get_bool(node, key);
         else
             fail(key.source(), "unknown key \"" + std::string(key) + "\" in [room]");
+    }
+}
+
+void read_admin(const toml::table& t, Config& c)
+{
+    for (auto&& [key, node] : t) {
+        if (key == "listen") {
+            const std::string& text = get_string(node, key);
+            ListenAddress where;
+            std::string err;
+            if (!text.empty() && !parse_listen_address(text, where, err))
+                fail(node.source(), err);
+            c.admin_listen = text;
+        } else if (key == "timeout") {
+            c.admin_timeout = get_seconds(node, key, 0.01);
+        } else if (key == "max_connections") {
+            c.admin_max_connections = static_cast<size_t>(get_integer(node, key, 1, 1024));
+        } else {
+            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [admin]");
+        }
     }
 }
 
@@ -343,11 +395,23 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
                 read_flood(get_table(node, key), c);
             else if (key == "room")
                 read_room(get_table(node, key), c);
+            else if (key == "cluster")
+                read_cluster(get_table(node, key), c);
+            else if (key == "admin")
+                read_admin(get_table(node, key), c);
             else if (key == "log")
                 read_log(get_table(node, key), c);
             else
                 fail(key.source(), "unknown table or key \"" + std::string(key) + "\"");
         }
+        // A roster cut short still says how many it leaves out, in a line readers take.
+        if (c.roster && c.max_line_bytes < 64)
+            fail(root["room"]["roster"].node()->source(), "roster needs [client] max_line_bytes of at least 64");
+        // Names, the roster and /who need to know the whole room, but a node knows only its
+        // own members: across nodes they would be wrong, so they are refused.
+        if (!c.cluster_redis.empty() && (c.names || c.roster || c.commands))
+            fail(root["cluster"].node()->source(),
+                 "[room] names, roster and commands do not work with [cluster] yet");
     } catch (const toml::parse_error& e) {
         return position(source, e.source()) + std::string(e.description());
     } catch (const Invalid& e) {

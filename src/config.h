@@ -18,6 +18,7 @@ struct Config {
     double shutdown_grace = 5.0;
     size_t max_clients = 10000;
     size_t max_clients_per_ip = 0;  // 0: no limit
+    bool reuse_port = false;
     // [client]
     size_t max_line_bytes = 65536;
     size_t output_soft_limit = 1 << 20;
@@ -36,6 +37,16 @@ struct Config {
     bool names = false;
     bool roster = false;
     bool commands = false;
+    // [cluster]: absent (redis empty) means a single node.
+    std::string cluster_redis;
+    std::string cluster_stream = "evchat:room";
+    size_t cluster_maxlen = 100000;
+    std::string cluster_node;  // empty: made up from the host name and process id
+    double cluster_timeout = 5.0;  // a Redis link silent for this long is taken for lost
+    // [admin]: the operators' HTTP listener (/metrics, /healthz), off while listen is empty.
+    std::string admin_listen;
+    double admin_timeout = 5.0;  // an admin connection's whole life, accept to close
+    size_t admin_max_connections = 16;
     // [log]
     LogLevel log_level = LogLevel::info;
     LogFormat log_format = LogFormat::text;

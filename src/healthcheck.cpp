@@ -1,9 +1,13 @@
-// Health check: one connection, one line, within a deadline.
+// Probes: one connection within a deadline, shared by the health check and --stats.
 #include "healthcheck.h"
 
 #include "address.h"
+#include "metrics.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,25 +40,21 @@ bool wait_for(int fd, short events, double deadline)
     }
 }
 
-}  // namespace
-
-int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message)
+// A connected non-blocking socket to target ("HOST:PORT", numeric or localhost; an empty
+// host means this machine, over loopback), or -1 with message saying why.
+int connect_to(const std::string& target, double deadline, std::string& message)
 {
     ListenAddress where;
     if (!parse_listen_address(target, where, message))
-        return 1;
+        return -1;
     auto* sa = reinterpret_cast<sockaddr*>(&where.addr);
-    // An empty host means "this machine": check over loopback.
     if (where.dual_stack)
         reinterpret_cast<sockaddr_in6*>(sa)->sin6_addr = in6addr_loopback;
-    double deadline = now() + timeout_seconds;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         message = std::string("socket: ") + strerror(errno);
-        return 1;
+        return -1;
     }
-    int status = 1;
-    std::string line;
     if (connect(fd, sa, where.len) < 0 && errno != EINPROGRESS) {
         message = target + ": " + strerror(errno);
     } else if (!wait_for(fd, POLLOUT, deadline)) {
@@ -63,30 +63,120 @@ int run_healthcheck(const std::string& target, double timeout_seconds, std::stri
         int soerr = 0;
         socklen_t len = sizeof soerr;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-        if (soerr) {
-            message = target + ": " + strerror(soerr);
-        } else {
-            char buf[256];
-            while (line.find('\n') == std::string::npos && line.size() < sizeof buf) {
-                if (!wait_for(fd, POLLIN, deadline)) {
-                    message = target + ": no greeting in time";
-                    break;
-                }
-                ssize_t n = read(fd, buf, sizeof buf);
-                if (n <= 0) {
-                    message = target + ": closed before the greeting";
-                    break;
-                }
-                line.append(buf, static_cast<size_t>(n));
-            }
-            if (line.rfind("You are ", 0) == 0 && line.find('\n') != std::string::npos) {
-                message = target + ": ok";
-                status = 0;
-            } else if (message.empty()) {
-                message = target + ": unexpected greeting";
-            }
-        }
+        if (!soerr)
+            return fd;
+        message = target + ": " + strerror(soerr);
     }
     close(fd);
+    return -1;
+}
+
+// Reads into text until done(text), the end of the peer's output (*eof: EOF or an error),
+// max bytes, or the deadline. False on timeout.
+template <typename Done>
+bool read_until(int fd, std::string& text, size_t max, double deadline, Done done, bool* eof)
+{
+    char buf[16384];
+    *eof = false;
+    while (!done(text) && text.size() < max) {
+        if (!wait_for(fd, POLLIN, deadline))
+            return false;
+        ssize_t n = read(fd, buf, std::min(sizeof buf, max - text.size()));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0) {
+            *eof = true;
+            return true;
+        }
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+}
+
+bool send_all(int fd, const std::string& data, double deadline)
+{
+    for (size_t off = 0; off < data.size();) {
+        if (!wait_for(fd, POLLOUT, deadline))
+            return false;
+        ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n < 0)
+            return false;
+        off += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message)
+{
+    double deadline = now() + timeout_seconds;
+    int fd = connect_to(target, deadline, message);
+    if (fd < 0)
+        return 1;
+    std::string line;
+    bool eof;
+    auto has_line = [](const std::string& s) { return s.find('\n') != std::string::npos; };
+    int status = 1;
+    if (!read_until(fd, line, 256, deadline, has_line, &eof))
+        message = target + ": no greeting in time";
+    else if (eof && !has_line(line))
+        message = target + ": closed before the greeting";
+    else if ((line.rfind("You are ", 0) == 0 || line.rfind("Your name?\n", 0) == 0) && has_line(line))
+        message = target + ": ok", status = 0;
+    else
+        message = target + ": unexpected greeting";
+    close(fd);
     return status;
+}
+
+int run_stats(const std::string& target, double timeout_seconds, std::string& table, std::string& message)
+{
+    double deadline = now() + timeout_seconds;
+    int fd = connect_to(target, deadline, message);
+    if (fd < 0)
+        return 1;
+    std::string request = "GET /metrics HTTP/1.1\r\nHost: " + target +
+                          "\r\nUser-Agent: evchat-stats\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
+    // Done at the server's close, or early when the answer is plainly not HTTP (the chat
+    // port greets and waits).
+    auto not_http = [](const std::string& s) { return s.size() >= 5 && s.compare(0, 5, "HTTP/") != 0; };
+    std::string response;
+    bool eof = false;
+    bool ok = send_all(fd, request, deadline) && read_until(fd, response, 64 << 20, deadline, not_http, &eof);
+    close(fd);
+    if (ok && not_http(response)) {
+        message = target + ": not an HTTP answer (is this the admin address?)";
+        return 1;
+    }
+    if (!ok || !eof) {
+        message = target + ": no complete answer in time";
+        return 1;
+    }
+    // "HTTP/1.1 200 OK", header fields, an empty line, the body (the server closes after it).
+    size_t head_end = response.find("\r\n\r\n");
+    if (response.compare(0, 5, "HTTP/") != 0 || head_end == std::string::npos) {
+        message = target + ": not an HTTP answer (is this the admin address?)";
+        return 1;
+    }
+    std::string status_line = response.substr(0, response.find("\r\n"));
+    size_t sp = status_line.find(' ');
+    if (sp == std::string::npos || atoi(status_line.c_str() + sp + 1) != 200) {
+        message = target + ": " + status_line;
+        return 1;
+    }
+    std::string_view body = std::string_view(response).substr(head_end + 4);
+    std::string head = response.substr(0, head_end);
+    for (char& c : head)
+        c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    size_t length = head.find("\r\ncontent-length:");
+    if (length != std::string::npos && strtoull(head.c_str() + length + 17, nullptr, 10) != body.size()) {
+        message = target + ": the answer was cut short";
+        return 1;
+    }
+    table = format_table(body);
+    message = target + ": ok";
+    return 0;
 }

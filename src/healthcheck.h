@@ -1,5 +1,6 @@
-// Health check client for containers (`evchat --healthcheck HOST:PORT`): no shell, no
-// name service. Stateless; main runs it instead of the server.
+// Command-line clients of a running evchat for containers and operators, with no shell
+// and no name service: `--healthcheck` (the chat port) and `--stats` (the admin port).
+// Stateless; main runs one of them instead of the server.
 #pragma once
 
 #include <string>
@@ -7,3 +8,7 @@
 // Connects, reads the first line, and accepts it if it is "You are ...". Returns the
 // process exit status (0 healthy, 1 not) and says why in message.
 int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message);
+
+// GET /metrics from an admin listener, as an aligned table in table. Returns the exit
+// status (0 with a 200 answer, 1 otherwise, message saying why).
+int run_stats(const std::string& target, double timeout_seconds, std::string& table, std::string& message);

@@ -38,6 +38,13 @@ public:
         e.linked = false;
     }
 
+    // Every clock starts again now: for a time when no input could be read at all.
+    void restart(double now)
+    {
+        for (IdleEntry* e = front_; e; e = e->next)
+            e->last_input = now;
+    }
+
     IdleEntry* front() const { return front_; }
     bool empty() const { return front_ == nullptr; }
 

@@ -32,7 +32,7 @@ Listener::~Listener()
 }
 
 bool Listener::open(const std::string& configured, const ListenAddress& where, int backlog,
-                    std::string& err)
+                    bool reuse_port, std::string& err)
 {
     configured_ = configured;
     const auto* sa = reinterpret_cast<const sockaddr*>(&where.addr);
@@ -44,6 +44,8 @@ bool Listener::open(const std::string& configured, const ListenAddress& where, i
     }
     int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, where.dual_stack ? &zero : &one, sizeof one);
     if (bind(fd, sa, where.len) < 0 || ::listen(fd, backlog) < 0) {

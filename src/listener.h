@@ -22,7 +22,8 @@ public:
 
     // Binds and listens; the address it got (the real port for port 0) is address(),
     // the text it was configured with is configured().
-    bool open(const std::string& configured, const ListenAddress& where, int backlog,
+    // reuse_port: several processes may listen on the same address (SO_REUSEPORT).
+    bool open(const std::string& configured, const ListenAddress& where, int backlog, bool reuse_port,
               std::string& err);
     const std::string& address() const { return address_; }
     const std::string& configured() const { return configured_; }

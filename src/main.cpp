@@ -21,7 +21,8 @@ namespace {
 
 const char usage[] =
     "usage: evchat [--config FILE] [--listen HOST:PORT]... [--check-config]\n"
-    "              [--print-default-config] [--healthcheck HOST:PORT] [--version] [--help]\n"
+    "              [--print-default-config] [--healthcheck HOST:PORT] [--stats HOST:PORT]\n"
+    "              [--version] [--help]\n"
     "\n"
     "A broadcast chat server: every line a client sends goes to every client as\n"
     "\"ADDR: text\". Connect with `nc localhost 8000`.\n"
@@ -31,6 +32,8 @@ const char usage[] =
     "  --check-config          validate the configuration and exit (0 valid, 2 invalid)\n"
     "  --print-default-config  print the default configuration file and exit\n"
     "  --healthcheck HOST:PORT connect to a running evchat; exit 0 if it greets, else 1\n"
+    "  --stats HOST:PORT       print the metrics of a running evchat's admin listener\n"
+    "                          ([admin] listen) as a table; exit 0, or 1 if unreachable\n"
     "  --version               print the version and exit\n"
     "  --help                  print this help and exit\n"
     "\n"
@@ -46,6 +49,7 @@ struct Options {
     std::string config_path;
     std::vector<std::string> listen;
     std::string healthcheck;
+    std::string stats;
     bool check_only = false;
 };
 
@@ -97,6 +101,11 @@ int parse_args(int argc, char** argv, Options& opt)
             if (!v)
                 return 2;
             opt.healthcheck = v;
+        } else if (arg == "--stats") {
+            const char* v = value("--stats");
+            if (!v)
+                return 2;
+            opt.stats = v;
         } else if (arg == "--check-config") {
             opt.check_only = true;
         } else if (arg == "--print-default-config") {
@@ -219,17 +228,19 @@ int serve(const Options& opt, const Config& config)
     int status = 0;
     {
         Server server(loop, config, log);
+        // Handlers first: a signal sent as soon as "listening on" is logged must not find
+        // the default action (termination) still in place.
+        Signals signals{server, log, opt};
+        ev_signal sigterm, sigint, sighup;
+        ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
+        ev_signal_init(&sigint, on_stop_signal, SIGINT);
+        ev_signal_init(&sighup, on_reload_signal, SIGHUP);
+        for (ev_signal* sig : {&sigterm, &sigint, &sighup}) {
+            sig->data = &signals;
+            ev_signal_start(loop, sig);
+        }
         std::string err;
         if (server.listen(err)) {
-            Signals signals{server, log, opt};
-            ev_signal sigterm, sigint, sighup;
-            ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
-            ev_signal_init(&sigint, on_stop_signal, SIGINT);
-            ev_signal_init(&sighup, on_reload_signal, SIGHUP);
-            for (ev_signal* sig : {&sigterm, &sigint, &sighup}) {
-                sig->data = &signals;
-                ev_signal_start(loop, sig);
-            }
             log.write(LogLevel::info,
                       "evchat %s: max_clients %zu, max_line_bytes %zu, output soft/hard limit "
                       "%zu/%zu bytes, soft seconds %g, slow policy %s, idle timeout %g s",
@@ -239,13 +250,13 @@ int serve(const Options& opt, const Config& config)
                       config.idle_timeout);
             notify(log, "READY=1");
             ev_run(loop, 0);
-            for (ev_signal* sig : {&sigterm, &sigint, &sighup})
-                ev_signal_stop(loop, sig);
             log.write(LogLevel::info, "exiting");
         } else {
             log.write(LogLevel::error, "%s", err.c_str());
             status = 1;
         }
+        for (ev_signal* sig : {&sigterm, &sigint, &sighup})
+            ev_signal_stop(loop, sig);
     }
     ev_loop_destroy(loop);
     return status;
@@ -264,6 +275,14 @@ int main(int argc, char** argv)
         std::string message;
         status = run_healthcheck(opt.healthcheck, 3.0, message);
         fprintf(status ? stderr : stdout, "%s\n", message.c_str());
+        return status;
+    }
+    if (!opt.stats.empty()) {
+        std::string table, message;
+        status = run_stats(opt.stats, 3.0, table, message);
+        if (status)
+            fprintf(stderr, "evchat: %s\n", message.c_str());
+        fputs(table.c_str(), stdout);
         return status;
     }
 

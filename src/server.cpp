@@ -3,6 +3,7 @@
 #include "server.h"
 
 #include "client.h"
+#include "metrics.h"
 
 #include <algorithm>
 #include <cassert>
@@ -26,16 +27,44 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
     ev_init(&summary_timer_, on_summary_timer);
     summary_timer_.data = this;
     arm_summary_timer();
+    if (!config_.cluster_redis.empty()) {
+        cluster_ = std::make_unique<Cluster>(
+            loop_,
+            Cluster::Settings{config_.cluster_redis, config_.cluster_stream, config_.cluster_maxlen,
+                              config_.cluster_node, config_.cluster_timeout},
+            log_, room_, [this](bool up) { link_changed(up); });
+        room_.set_relay(cluster_.get());
+        cluster_->start();
+    }
+}
+
+// Reading every client's input stops while the cluster's link is down, and starts again
+// when it is back.
+void Server::link_changed(bool up)
+{
+    log_.write(up ? LogLevel::info : LogLevel::warn, "cluster link %s: %s client input", up ? "up" : "down",
+               up ? "reading" : "pausing");
+    // Clients could not be heard while the link was down: that time is not theirs to be
+    // idle in (the idle timer does not fire meanwhile, see on_idle_timer).
+    if (up) {
+        idle_.restart(ev_now(loop_));
+        arm_idle_timer();
+    }
+    for (auto& c : clients_)
+        c->refresh();
 }
 
 Server::~Server()
 {
+    admin_.reset();
     ev_prepare_stop(loop_, &prepare_);
     ev_timer_stop(loop_, &grace_);
     ev_timer_stop(loop_, &idle_timer_);
     ev_timer_stop(loop_, &summary_timer_);
     listeners_.clear();
     clients_.clear();
+    room_.set_relay(nullptr);
+    cluster_.reset();
 }
 
 // Binds next's addresses that are not bound yet, first; only once all of them are bound
@@ -55,14 +84,17 @@ bool Server::rebind(const Config& next, std::string& err)
             return false;
         auto listener = std::make_unique<Listener>(
             loop_, log_, [this](int fd, const sockaddr* peer) { accept_client(fd, peer); });
-        if (!listener->open(text, where, next.backlog, err))
+        if (!listener->open(text, where, next.backlog, next.reuse_port, err))
             return false;
-        log_.write(LogLevel::info, "listening on %s", listener->address().c_str());
         fresh.push_back(std::move(listener));
     }
+    // Said only once every new address is bound: scripts learn ports from these lines.
+    for (auto& l : fresh)
+        log_.write(LogLevel::info, "listening on %s", l->address().c_str());
     for (auto& l : listeners_) {
         if (std::find(next.listen.begin(), next.listen.end(), l->configured()) == next.listen.end()) {
             log_.write(LogLevel::info, "no longer listening on %s", l->address().c_str());
+            closed_exhaustions_ += l->exhaustions();
             continue;
         }
         l->set_backlog(next.backlog);
@@ -74,13 +106,55 @@ bool Server::rebind(const Config& next, std::string& err)
 
 bool Server::listen(std::string& err)
 {
-    return rebind(config_, err);
+    std::unique_ptr<Admin> admin;
+    if (!open_admin(config_, admin, err) || !rebind(config_, err))
+        return false;
+    install_admin(config_, std::move(admin));
+    return true;
+}
+
+// Opens next's admin listener into fresh if next moves it; before anything else changes,
+// so that a failure changes nothing.
+bool Server::open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err)
+{
+    if (next.admin_listen.empty() || (admin_ && admin_->configured() == next.admin_listen))
+        return true;
+    ListenAddress where;
+    if (!parse_listen_address(next.admin_listen, where, err))
+        return false;
+    fresh = std::make_unique<Admin>(
+        loop_, log_, Admin::Source{[this] { return metrics_text(); }, [this] { return unhealthy_reason(); }});
+    return fresh->open(next.admin_listen, where, err);
+}
+
+// Logged after the chat listeners, so that the first "listening on" lines are always the
+// chat addresses, as scripts and the tests expect.
+void Server::install_admin(const Config& next, std::unique_ptr<Admin> fresh)
+{
+    if (admin_ && (fresh || next.admin_listen.empty())) {
+        log_.write(LogLevel::info, "admin listener on %s closed", admin_->address().c_str());
+        admin_.reset();
+    }
+    if (fresh) {
+        admin_ = std::move(fresh);
+        log_.write(LogLevel::info, "admin listening on %s (GET /metrics, /healthz)", admin_->address().c_str());
+    }
+    if (admin_)
+        admin_->set_limits(next.admin_timeout, next.admin_max_connections);
 }
 
 bool Server::reconfigure(const Config& next, std::string& err)
 {
-    if (!rebind(next, err))
+    if (next.cluster_redis != config_.cluster_redis || next.cluster_stream != config_.cluster_stream ||
+        next.cluster_node != config_.cluster_node || next.cluster_maxlen != config_.cluster_maxlen ||
+        next.cluster_timeout != config_.cluster_timeout || next.reuse_port != config_.reuse_port) {
+        err = "[cluster] and reuse_port take effect only at start; restart evchat to change them";
         return false;
+    }
+    std::unique_ptr<Admin> admin;
+    if (!open_admin(next, admin, err) || !rebind(next, err))
+        return false;
+    install_admin(next, std::move(admin));
     config_ = next;
     for (auto& c : clients_)
         c->reconfigure();
@@ -102,12 +176,8 @@ void Server::arm_summary_timer()
 void Server::on_summary_timer(struct ev_loop*, ev_timer* w, int)
 {
     auto* self = static_cast<Server*>(w->data);
-    uint64_t total = 0, largest = 0;
-    for (auto& c : self->clients_) {
-        uint64_t b = c->backlog();
-        total += b;
-        largest = std::max(largest, b);
-    }
+    uint64_t total, largest;
+    self->backlog_totals(total, largest);
     double interval = self->config_.summary_interval;
     uint64_t lines = self->room_.lines_said(), deliveries = self->room_.deliveries();
     self->log_.write(LogLevel::info,
@@ -120,6 +190,48 @@ void Server::on_summary_timer(struct ev_loop*, ev_timer* w, int)
                      self->room_.log().bytes_held(), self->room_.log().chunk_count());
     self->summary_lines_ = lines;
     self->summary_deliveries_ = deliveries;
+}
+
+void Server::backlog_totals(uint64_t& total, uint64_t& largest) const
+{
+    total = largest = 0;
+    for (auto& c : clients_) {
+        uint64_t b = c->backlog();
+        total += b;
+        largest = std::max(largest, b);
+    }
+}
+
+// Everything is read now, at scrape time: the loop's counters cost one increment each,
+// and the walk over the clients is O(clients) per scrape.
+std::string Server::metrics_text()
+{
+    MetricsSnapshot s;
+    s.stats = stats_;
+    s.refused_fd_limit = closed_exhaustions_;
+    for (auto& l : listeners_)
+        s.refused_fd_limit += l->exhaustions();
+    s.lines_said = room_.lines_said();
+    s.deliveries = room_.deliveries();
+    s.clients = clients_.size();
+    s.room_members = room_.size();
+    backlog_totals(s.backlog_bytes, s.backlog_largest_bytes);
+    s.log_chunks = room_.log().chunk_count();
+    s.log_bytes = room_.log().bytes_held();
+    s.process = read_process_figures();
+    return format_metrics(s);
+}
+
+// Healthy while a chat client that connects now would be served.
+std::string Server::unhealthy_reason() const
+{
+    if (closing_)
+        return "shutting down";
+    if (listeners_.empty())
+        return "not listening";
+    if (!input_open())
+        return "cluster link down";
+    return "";
 }
 
 void Server::accept_client(int fd, const sockaddr* peer)
@@ -158,8 +270,13 @@ bool Server::admit(int fd, const std::string& addr, const std::string& host)
     if (!refusal)
         return true;
     // A fresh socket's buffer always takes one short line; the result does not matter.
+    // Closing with the newcomer's input unread would turn the close into a reset, which
+    // may discard the line: shut the write side and take what has arrived first.
     ssize_t ignored = write(fd, refusal, strlen(refusal));
     (void)ignored;
+    ::shutdown(fd, SHUT_WR);
+    for (int i = 0; i < 4 && read(fd, read_buffer_.get(), read_buffer_size) > 0; i++) {
+    }
     // Refusals come in storms: one log line per second at most, with the count.
     rejects_unlogged_++;
     double now = ev_now(loop_);
@@ -215,6 +332,8 @@ void Server::arm_idle_timer()
 void Server::on_idle_timer(struct ev_loop* loop, ev_timer* w, int)
 {
     auto* self = static_cast<Server*>(w->data);
+    if (!self->input_open())
+        return;  // re-armed when the cluster link is back
     double now = ev_now(loop);
     while (IdleEntry* oldest = self->idle_.front()) {
         if (oldest->last_input + self->config_.idle_timeout > now)
@@ -250,7 +369,13 @@ void Server::flush_pass()
         if (room_.log().end() == flushed_end_ && scheduled_.empty())
             break;
     }
-    if (closing_ && clients_.empty())
+    // What this iteration said, leaves of the clients just destroyed included, goes to
+    // the stream as one entry.
+    if (cluster_)
+        cluster_->flush();
+    // A closing node in a cluster waits (within the grace) until Redis has its members'
+    // leaves, or they would stay in the other nodes' rooms.
+    if (closing_ && clients_.empty() && (!cluster_ || cluster_->settled()))
         ev_break(loop_, EVBREAK_ALL);
 }
 
@@ -282,7 +407,9 @@ void Server::shutdown()
     closing_ = true;
     log_.write(LogLevel::info, "shutting down: %zu clients, flushing for up to %g s",
                clients_.size(), config_.shutdown_grace);
-    listeners_.clear();
+    for (auto& l : listeners_)
+        closed_exhaustions_ += l->exhaustions();
+    listeners_.clear();  // the admin listener stays: /healthz says "shutting down"
     ev_timer_stop(loop_, &idle_timer_);
     ev_timer_stop(loop_, &summary_timer_);
     for (auto& c : clients_)

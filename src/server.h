@@ -2,7 +2,9 @@
 // flush pass that writes pending output once per loop iteration. Owned by main.
 #pragma once
 
+#include "admin.h"
 #include "broadcaster.h"
+#include "cluster.h"
 #include "config.h"
 #include "idle_list.h"
 #include "listener.h"
@@ -39,6 +41,8 @@ public:
     const Config& config() const { return config_; }
     Log& log() { return log_; }
     Broadcaster& room() { return room_; }
+    // Whether clients' input may be read: in a cluster, only while Redis is reachable.
+    bool input_open() const { return !cluster_ || cluster_->up(); }
     Stats& stats() { return stats_; }
     char* read_buffer() { return read_buffer_.get(); }
     static constexpr size_t read_buffer_size = 64 * 1024;
@@ -62,13 +66,22 @@ private:
     void destroy_retired();
     void arm_idle_timer();
     void arm_summary_timer();
+    void link_changed(bool up);
+    bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
+    void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
+    std::string metrics_text();
+    std::string unhealthy_reason() const;
+    void backlog_totals(uint64_t& total, uint64_t& largest) const;
 
     struct ev_loop* loop_;
     Config config_;
     Log& log_;
     Broadcaster room_;
     Stats stats_;
+    std::unique_ptr<Cluster> cluster_;  // only with [cluster]
     std::vector<std::unique_ptr<Listener>> listeners_;
+    uint64_t closed_exhaustions_ = 0;  // of listeners closed since start: counters never go back
+    std::unique_ptr<Admin> admin_;     // only with [admin] listen
     std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
     std::unordered_map<std::string, size_t> clients_per_host_;
     std::vector<Client*> scheduled_;

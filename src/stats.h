@@ -15,6 +15,7 @@ struct Stats {
     uint64_t refused_full = 0;
     uint64_t refused_per_ip = 0;
     uint64_t leaves[static_cast<size_t>(LeaveReason::count)] = {};
+    uint64_t lines_received = 0;  // framed from this node's clients: names and commands too
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     uint64_t lines_dropped = 0;

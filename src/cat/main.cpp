@@ -28,13 +28,10 @@ int fail(const std::string& what)
     return 1;
 }
 
+// target must look like HOST:PORT (checked by the caller).
 int connect_to(const std::string& target, std::string& err)
 {
     size_t colon = target.rfind(':');
-    if (colon == std::string::npos || colon + 1 == target.size()) {
-        err = target + ": expected HOST:PORT";
-        return -1;
-    }
     std::string host = target.substr(0, colon), port = target.substr(colon + 1);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
@@ -81,9 +78,15 @@ int main(int argc, char** argv)
         fputs(usage, argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
         return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
+    std::string target = argv[1];
+    size_t colon = target.rfind(':');
+    if (colon == std::string::npos || colon + 1 == target.size()) {
+        fprintf(stderr, "evchat-cat: %s: expected HOST:PORT\n%s", target.c_str(), usage);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     std::string err;
-    int sock = connect_to(argv[1], err);
+    int sock = connect_to(target, err);
     if (sock < 0)
         return fail(err);
 
