@@ -121,6 +121,14 @@ bool have_ipv6_loopback()
     return ok;
 }
 
+size_t count_of(const std::string& text, const std::string& needle)
+{
+    size_t n = 0;
+    for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + needle.size()))
+        n++;
+    return n;
+}
+
 std::string escape(const std::string& s, size_t max)
 {
     std::string out;
@@ -579,7 +587,12 @@ bool Server::wait_listening(size_t n, double timeout)
         size_t pos = 0;
         static const std::string key = "listening on ";
         while ((pos = out.find(key, pos)) != std::string::npos) {
+            // The message itself, not "no longer listening on" or "admin listening on".
+            bool own = (pos >= 5 && out.compare(pos - 5, 5, "info ") == 0) ||
+                       (pos >= 7 && out.compare(pos - 7, 7, "\"msg\":\"") == 0);
             pos += key.size();
+            if (!own)
+                continue;
             size_t end = out.find_first_of(" \n", pos);
             std::string hp = out.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
             size_t colon = hp.rfind(':');
@@ -595,6 +608,18 @@ bool Server::wait_listening(size_t n, double timeout)
             endpoints = found;
             return true;
         }
+        if (!running() || now() >= deadline)
+            return false;
+        usleep(5000); // polling the log file for a line, within a deadline
+    }
+}
+
+bool Server::wait_output(const std::string& what, size_t count, double timeout)
+{
+    double deadline = now() + timeout;
+    for (;;) {
+        if (count_of(output(), what) >= count)
+            return true;
         if (!running() || now() >= deadline)
             return false;
         usleep(5000); // polling the log file for a line, within a deadline
@@ -705,12 +730,8 @@ void stop_evchat(Server& s)
                                                               << s.output_tail());
 }
 
-std::unique_ptr<Server> start_gochat()
+uint16_t free_port()
 {
-    std::string bin = gochat_bin();
-    if (bin.empty())
-        return nullptr;
-    // A free port: bind port 0, note it, close it.
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd >= 0);
     sockaddr_in sa{};
@@ -719,9 +740,45 @@ std::unique_ptr<Server> start_gochat()
     REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
     socklen_t len = sizeof sa;
     getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    uint16_t port = ntohs(sa.sin_port);
     ::close(fd);
+    return ntohs(sa.sin_port);
+}
 
+std::string redis_bin()
+{
+    for (const char* c : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"})
+        if (executable(c))
+            return c;
+    return "";
+}
+
+std::unique_ptr<Server> start_redis(uint16_t port)
+{
+    std::string bin = redis_bin();
+    if (bin.empty())
+        return nullptr;
+    // A port picked free can be taken before redis binds it: then try another.
+    for (int attempt = 0; attempt < 5; attempt++) {
+        uint16_t p = port ? port : free_port();
+        std::unique_ptr<Server> s(new Server({bin, "--port", std::to_string(p), "--bind", "127.0.0.1", "--save", "",
+                                              "--appendonly", "no", "--daemonize", "no"}));
+        if (s->wait_output("Ready to accept connections")) {
+            s->endpoints.push_back({"127.0.0.1", p});
+            return s;
+        }
+        if (port)
+            FAIL("redis-server did not start on port " << port << "; output:\n" << s->output_tail());
+    }
+    FAIL("redis-server did not start");
+    return nullptr;
+}
+
+std::unique_ptr<Server> start_gochat()
+{
+    std::string bin = gochat_bin();
+    if (bin.empty())
+        return nullptr;
+    uint16_t port = free_port();
     std::unique_ptr<Server> s(new Server({bin, "-addr", "127.0.0.1:" + std::to_string(port)}));
     s->endpoints.push_back({"127.0.0.1", port});
     // gochat logs nothing when it listens: connect with a bounded retry. The first
@@ -789,6 +846,63 @@ Conn& Room::join(int rcvbuf)
     members_.push_back(std::move(c));
     return *members_.back();
 }
+
+// ---- the seed's session ----
+
+Transcripts seed_session(const std::string& host, const std::vector<uint16_t>& ports, Conn* sentinel)
+{
+    REQUIRE(ports.size() == 3);
+    Transcripts t;
+    Names names;
+    auto rd = [&](Conn& c) { return read_line_except(c, sentinel); };
+    auto A = Conn::connect(host, ports[0]);
+    REQUIRE(A);
+    names.push_back({A->addr(), "A"});
+    t["A"].push_back(rd(*A));
+    settle(sentinel, *A);
+
+    auto B = Conn::connect(host, ports[1]);
+    REQUIRE(B);
+    names.push_back({B->addr(), "B"});
+    t["B"].push_back(rd(*B));
+    t["A"].push_back(rd(*A));
+    settle(sentinel, *B);
+
+    REQUIRE(A->send_all("Hi!\n"));
+    t["A"].push_back(rd(*A));
+    t["B"].push_back(rd(*B));
+
+    REQUIRE(B->send_all("Hi yourself.\n"));
+    t["A"].push_back(rd(*A));
+    t["B"].push_back(rd(*B));
+
+    A->close();
+    t["B"].push_back(rd(*B));
+
+    auto C = Conn::connect(host, ports[2]);
+    REQUIRE(C);
+    names.push_back({C->addr(), "C"});
+    t["C"].push_back(rd(*C));
+    t["B"].push_back(rd(*B));
+    settle(sentinel, *C);
+
+    REQUIRE(B->send_all("Welcome.\n"));
+    t["B"].push_back(rd(*B));
+    t["C"].push_back(rd(*C));
+
+    B->close();
+    t["C"].push_back(rd(*C));
+
+    for (auto& kv : t)
+        kv.second = normalize(kv.second, names);
+    return t;
+}
+
+const Transcripts seed_expected = {
+    {"A", {"You are A", "B has arrived", "A: Hi!", "B: Hi yourself."}},
+    {"B", {"You are B", "A: Hi!", "B: Hi yourself.", "A has left", "C has arrived", "B: Welcome."}},
+    {"C", {"You are C", "B: Welcome.", "B has left"}},
+};
 
 // ---- normalising ----
 

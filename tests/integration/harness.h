@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <sys/resource.h>
@@ -120,6 +121,8 @@ public:
     pid_t pid() const { return pid_; }
     // Waits until stderr has n lines containing "listening on HOST:PORT"; fills endpoints.
     bool wait_listening(size_t n, double timeout = kTimeout);
+    // Waits until the output holds `what` at least `count` times; false on timeout or exit.
+    bool wait_output(const std::string& what, size_t count = 1, double timeout = kTimeout);
     std::vector<Endpoint> endpoints;
     uint16_t port(size_t i = 0) const { return endpoints.at(i).port; }
 
@@ -153,6 +156,13 @@ std::unique_ptr<Server> start_evchat(const ServerOptions& opts = {});
 void stop_evchat(Server& s);
 // Starts the Go reference on a free loopback port; nullptr if GOCHAT_BIN is unavailable.
 std::unique_ptr<Server> start_gochat();
+// A loopback TCP port that was free a moment ago (bound to port 0, then closed).
+uint16_t free_port();
+// redis-server's path, or "" if it is not installed.
+std::string redis_bin();
+// Starts redis-server on 127.0.0.1:port (0: a free one) with persistence off and waits
+// until it accepts connections; nullptr if redis-server is not installed.
+std::unique_ptr<Server> start_redis(uint16_t port = 0);
 
 // Runs a program to completion, capturing stdout and stderr.
 struct RunResult {
@@ -193,11 +203,21 @@ private:
     std::vector<std::unique_ptr<Conn>> members_;
 };
 
+// The book's session: A and B greet each other, A leaves, C arrives, B welcomes C and
+// leaves. ports[0..2] are where A, B and C connect (one server, or nodes of a cluster).
+// Returns each client's lines normalised to A, B, C; seed_expected is the book's.
+using Transcripts = std::map<std::string, std::vector<std::string>>;
+Transcripts seed_session(const std::string& host, const std::vector<uint16_t>& ports, Conn* sentinel = nullptr);
+extern const Transcripts seed_expected;
+
 // Replaces each real address by its symbolic name where the protocol puts one:
 // "You are ADDR", "ADDR has arrived", "ADDR has left", "ADDR: text".
 using Names = std::vector<std::pair<std::string, std::string>>; // (address, name)
 std::string normalize(const std::string& line, const Names& names);
 std::vector<std::string> normalize(const std::vector<std::string>& lines, const Names& names);
+
+// How many times needle occurs in text.
+size_t count_of(const std::string& text, const std::string& needle);
 
 // Printable form of a byte string for failure messages.
 std::string escape(const std::string& s, size_t max = 200);

@@ -1,8 +1,10 @@
-// Broadcaster: the protocol's rules about who hears what, without sockets.
+// Broadcaster: the protocol's rules about who hears what, without sockets, alone and
+// through a relay (the global order of a cluster).
 #include "broadcaster.h"
 
 #include <doctest/doctest.h>
 #include <string>
+#include <vector>
 
 namespace {
 // Receives everything pending for m, as a client's writer would.
@@ -17,6 +19,32 @@ std::string receive(Broadcaster& room, Member& m)
     CHECK(room.backlog(m) == 0);
     return out;
 }
+
+// A relay that holds events until the test hands them back, as Redis would.
+struct HeldRelay : Relay {
+    struct Held {
+        RoomEvent::Kind kind;
+        std::string name, text;
+        Member* arriving;
+    };
+    std::vector<Held> held;
+    void publish(const RoomEvent& e, Member* arriving) override
+    {
+        held.push_back({e.kind, std::string(e.name), std::string(e.text), arriving});
+    }
+    void forget(Member& m) override
+    {
+        for (Held& h : held)
+            if (h.arriving == &m)
+                h.arriving = nullptr;
+    }
+    void deliver(Broadcaster& room)
+    {
+        for (Held& h : held)
+            room.apply({h.kind, h.name, h.text}, h.arriving);
+        held.clear();
+    }
+};
 
 Member named(const char* name)
 {
@@ -70,13 +98,13 @@ TEST_CASE("a leaver still receives what was said before it left, and nothing aft
     room.release(b);
 }
 
-TEST_CASE("silence ends a member's share without telling the others")
+TEST_CASE("closing alone ends a member's share without telling the others")
 {
     Broadcaster room;
     Member a = named("A"), b = named("B");
     room.arrive(a);
     room.arrive(b);
-    room.silence(a);
+    room.close(a);
     room.say(b, "bye");
     CHECK(receive(room, a) == "B has arrived\n");
     CHECK(receive(room, b) == "B: bye\n");
@@ -99,4 +127,70 @@ TEST_CASE("everyone hears lines in one global order")
     CHECK(receive(room, m[2]) == first);
     for (Member& x : m)
         room.release(x);
+}
+
+TEST_CASE("through a relay, events apply when handed back, and an arrival admits only then")
+{
+    Broadcaster room;
+    HeldRelay relay;
+    room.set_relay(&relay);
+    Member a, b;
+    a.name = "A";
+    b.name = "B";
+    room.arrive(a);
+    CHECK(!a.in_room);
+    CHECK(room.present(a));
+    relay.deliver(room);
+    CHECK(a.in_room);
+    room.arrive(b);
+    room.say(a, "while B is on its way");
+    relay.deliver(room);
+    CHECK(receive(room, a) == "B has arrived\nA: while B is on its way\n");
+    CHECK(receive(room, b) == "A: while B is on its way\n");  // everything after its arrival
+    room.leave(a);
+    room.leave(b);
+    relay.deliver(room);
+    CHECK(receive(room, a).empty());  // it left before its leave came back: it hears nothing more
+    CHECK(receive(room, b).empty());
+    room.release(a);
+    room.release(b);
+    room.set_relay(nullptr);
+}
+
+TEST_CASE("through a relay, a member that leaves before its arrival came back is heard to arrive and leave")
+{
+    Broadcaster room;
+    HeldRelay relay;
+    room.set_relay(&relay);
+    Member observer, ghost;
+    observer.name = "O";
+    ghost.name = "G";
+    room.arrive(observer);
+    relay.deliver(room);
+    room.arrive(ghost);
+    room.leave(ghost);
+    CHECK(!room.present(ghost));
+    relay.deliver(room);
+    CHECK(!ghost.in_room);  // its arrival admitted nobody
+    CHECK(receive(room, observer) == "G has arrived\nG has left\n");
+    CHECK(room.size() == 1);
+    room.release(ghost);
+    room.release(observer);
+    room.set_relay(nullptr);
+}
+
+TEST_CASE("through a relay, a member released while present leaves: the other nodes must hear it")
+{
+    Broadcaster room;
+    HeldRelay relay;
+    room.set_relay(&relay);
+    Member a;
+    a.name = "A";
+    room.arrive(a);
+    relay.deliver(room);
+    room.release(a);
+    REQUIRE(relay.held.size() == 1);
+    CHECK(relay.held[0].kind == RoomEvent::Kind::leave);
+    relay.held.clear();
+    room.set_relay(nullptr);
 }

@@ -69,6 +69,11 @@ TEST_CASE("the roster lists the room in order of arrival, within a line limit")
     size_t more = std::stoul(cut.substr(cut.find("... (") + 5));
     CHECK(shown + more == 39);
     CHECK(cut.substr(cut.size() - 7) == " more)\n");
+    // As many as fit: one name more would not.
+    std::string names = full.substr(14, full.size() - 15);  // after "Present (39): "
+    size_t next = names.find(", ", cut.rfind(", ...") - 14 + 2);
+    std::string longer = "Present (39): " + names.substr(0, next) + ", ... (" + std::to_string(more - 1) + " more)\n";
+    CHECK(longer.size() > 100);
     for (Member& x : m)
         room.release(x);
 }

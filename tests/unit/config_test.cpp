@@ -29,6 +29,10 @@ TEST_CASE("the built-in default file parses to the built-in defaults")
     CHECK(c.slow_policy == defaults.slow_policy);
     CHECK(c.drain_timeout == defaults.drain_timeout);
     CHECK(c.log_level == defaults.log_level);
+    CHECK(c.admin_listen == "");  // the admin listener is off unless asked for
+    CHECK(c.admin_listen == defaults.admin_listen);
+    CHECK(c.admin_timeout == defaults.admin_timeout);
+    CHECK(c.admin_max_connections == defaults.admin_max_connections);
 }
 
 TEST_CASE("values are read")
@@ -108,4 +112,20 @@ TEST_CASE("non-ASCII is allowed in comments only (toml++ UB guard)")
           "t.toml:2:15: non-ASCII character outside a comment");
     CHECK(error_of("[server]\nlisten = [\"\"\"#\"\"\"] \xc3\xa9\n") ==
           "t.toml:2:20: non-ASCII character outside a comment");
+}
+
+TEST_CASE("[admin]: listen, timeout, max_connections, and their errors")
+{
+    Config c;
+    REQUIRE(parse("[admin]\nlisten = \"127.0.0.1:9180\"\ntimeout = 0.5\nmax_connections = 4\n", c) == "");
+    CHECK(c.admin_listen == "127.0.0.1:9180");
+    CHECK(c.admin_timeout == 0.5);
+    CHECK(c.admin_max_connections == 4);
+    REQUIRE(parse("[admin]\nlisten = \"\"\n", c) == "");
+    CHECK(c.admin_listen == "");
+    CHECK(error_of("[admin]\nlisten = 9180\n") == "t.toml:2:10: listen must be a string");
+    CHECK(error_of("[admin]\nlisten = \"9180\"\n").rfind("t.toml:2:10: listen address \"9180\" has no :PORT", 0) == 0);
+    CHECK(error_of("[admin]\ntimeout = 0\n").rfind("t.toml:2:11: timeout must be between 0.01 and", 0) == 0);
+    CHECK(error_of("[admin]\nmax_connections = 0\n") == "t.toml:2:19: max_connections must be between 1 and 1024");
+    CHECK(error_of("[admin]\nport = 1\n") == "t.toml:2:1: unknown key \"port\" in [admin]");
 }

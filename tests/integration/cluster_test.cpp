@@ -1,0 +1,282 @@
+// Scale-out: several evchat nodes sharing one room through a real Redis stream — the
+// seed's session across nodes, one global order, Redis lost and restarted, Redis down
+// at start, a node shutting down. Skipped where redis-server is not installed.
+#include "harness.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace itest;
+
+namespace {
+
+const std::string kUp = "cluster: redis ";  // + "ADDR up, reading ..." once per connect
+
+std::string cluster_config(uint16_t redis_port)
+{
+    return "[cluster]\nredis = \"127.0.0.1:" + std::to_string(redis_port) + "\"\ntimeout = 2.0\n";
+}
+
+// n nodes on one Redis; each has logged its link up when this returns.
+std::vector<std::unique_ptr<Server>> start_nodes(size_t n, uint16_t redis_port)
+{
+    std::vector<std::unique_ptr<Server>> nodes;
+    for (size_t i = 0; i < n; i++) {
+        ServerOptions opts;
+        opts.config = cluster_config(redis_port);
+        nodes.push_back(start_evchat(opts));
+        REQUIRE_MESSAGE(nodes.back()->wait_output(" up, reading "), nodes.back()->output_tail());
+    }
+    return nodes;
+}
+
+// Connects to a node and waits for the greeting, which in a cluster comes once the
+// newcomer is in the room.
+std::unique_ptr<Conn> greeted(uint16_t port)
+{
+    auto c = Conn::connect("127.0.0.1", port);
+    REQUIRE(c);
+    REQUIRE(c->read_line() == "You are " + c->addr());
+    return c;
+}
+
+bool have_redis()
+{
+    if (!redis_bin().empty())
+        return true;
+    MESSAGE("SKIPPED: redis-server is not installed; no cluster tests");
+    return false;
+}
+
+// Each of `clients` reads until it has `count` lines of the form "ADDR: text" from the
+// given senders; returns them per client (other lines are kept too, for the order).
+std::vector<std::vector<std::string>> hear(std::vector<std::unique_ptr<Conn>>& clients, size_t count)
+{
+    std::vector<std::vector<std::string>> heard(clients.size());
+    for (size_t i = 0; i < clients.size(); i++) {
+        while (heard[i].size() < count) {
+            std::string line = clients[i]->read_line();
+            if (is_mark(line)) {
+                FAIL_CHECK("client " << i << " after " << heard[i].size() << " lines: " << line);
+                break;
+            }
+            heard[i].push_back(line);
+        }
+    }
+    return heard;
+}
+
+}  // namespace
+
+TEST_CASE("cluster: the seed's session across two nodes is the book's")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(2, redis->port());
+    // A and C on the first node, B on the second.
+    auto t = seed_session("127.0.0.1", {nodes[0]->port(), nodes[1]->port(), nodes[0]->port()});
+    CHECK(t == seed_expected);
+    for (auto& n : nodes)
+        stop_evchat(*n);
+}
+
+TEST_CASE("cluster: 30 clients over 3 nodes hear every line once, in one global order")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(3, redis->port());
+    const size_t n = 30, k = 20;
+    std::vector<std::unique_ptr<Conn>> clients;
+    for (size_t i = 0; i < n; i++)
+        clients.push_back(greeted(nodes[i % 3]->port()));
+    // Everyone hears the arrivals after its own, in the order they joined.
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            REQUIRE(clients[i]->read_line() == clients[j]->addr() + " has arrived");
+
+    for (size_t i = 0; i < n; i++) {
+        std::string lines;
+        for (size_t seq = 0; seq < k; seq++)
+            lines += "line " + std::to_string(seq) + "\n";
+        REQUIRE(clients[i]->send_all(lines));
+    }
+    auto heard = hear(clients, n * k);
+    for (size_t i = 0; i < n; i++) {
+        CAPTURE(i);
+        CHECK(heard[i] == heard[0]);  // one global order
+        std::map<std::string, size_t> next;  // per sender: the seq it must say next
+        for (const std::string& line : heard[i]) {
+            size_t colon = line.find(": line ");
+            REQUIRE(colon != std::string::npos);
+            std::string sender = line.substr(0, colon);
+            CHECK(line.substr(colon + 7) == std::to_string(next[sender]++));
+        }
+        CHECK(next.size() == n);
+        for (auto& [sender, count] : next)
+            CHECK(count == k);
+    }
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: Redis killed and restarted: lines before, during and after reach everyone once, in order")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    auto nodes = start_nodes(2, port);
+    std::vector<std::unique_ptr<Conn>> clients;
+    clients.push_back(greeted(nodes[0]->port()));
+    clients.push_back(greeted(nodes[1]->port()));
+    REQUIRE(clients[0]->read_line() == clients[1]->addr() + " has arrived");
+    Conn& x = *clients[0];
+    Conn& y = *clients[1];
+
+    REQUIRE(x.send_all("before 1\nbefore 2\n"));
+    auto before = hear(clients, 2);
+    CHECK(before[0] == std::vector<std::string>{x.addr() + ": before 1", x.addr() + ": before 2"});
+    CHECK(before[1] == before[0]);
+
+    redis->signal(SIGKILL);
+    REQUIRE(redis->wait_exit());
+    for (auto& node : nodes)
+        REQUIRE_MESSAGE(node->wait_output("retrying in"), node->output_tail());
+    // Said while Redis is away: the nodes do not read it, TCP holds it.
+    REQUIRE(x.send_all("during x\n"));
+    REQUIRE(y.send_all("during y\n"));
+
+    redis = start_redis(port);
+    for (auto& node : nodes)
+        REQUIRE_MESSAGE(node->wait_output(" up, reading ", 2), node->output_tail());
+    REQUIRE(y.send_all("after y\n"));
+    auto rest = hear(clients, 3);
+    CHECK(rest[0] == rest[1]);
+    std::vector<std::string> said = rest[0], expected{x.addr() + ": during x", y.addr() + ": during y",
+                                                      y.addr() + ": after y"};
+    std::sort(said.begin(), said.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(said == expected);
+    // y's own lines in the order y said them.
+    auto pos = [&](const std::string& l) { return std::find(rest[0].begin(), rest[0].end(), l) - rest[0].begin(); };
+    CHECK(pos(y.addr() + ": during y") < pos(y.addr() + ": after y"));
+    // Redis came back without its data, and each node says so.
+    for (auto& node : nodes)
+        CHECK_MESSAGE(node->output().find("Redis lost its data") != std::string::npos, node->output_tail());
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: with Redis down at start a newcomer waits for its greeting, then chats")
+{
+    if (!have_redis())
+        return;
+    uint16_t port = free_port();
+    ServerOptions opts;
+    opts.config = cluster_config(port);
+    auto node = start_evchat(opts);
+    REQUIRE(node->wait_output("retrying in"));
+    auto a = Conn::connect("127.0.0.1", node->port());
+    REQUIRE(a);
+    // Not in the room yet, so not greeted: nothing comes while Redis is away.
+    CHECK(a->read_line(0.5) == kTimedOut);
+
+    auto redis = start_redis(port);
+    REQUIRE_MESSAGE(node->wait_output(" up, reading "), node->output_tail());
+    CHECK(a->read_line() == "You are " + a->addr());
+    auto b = greeted(node->port());
+    CHECK(a->read_line() == b->addr() + " has arrived");
+    REQUIRE(a->send_all("hello\n"));
+    CHECK(a->read_line() == a->addr() + ": hello");
+    CHECK(b->read_line() == a->addr() + ": hello");
+    stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a client gone before its arrival came back is heard to arrive, then to leave")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    auto nodes = start_nodes(2, port);
+    auto observer = greeted(nodes[1]->port());
+
+    redis->signal(SIGKILL);
+    REQUIRE(redis->wait_exit());
+    REQUIRE(nodes[0]->wait_output("retrying in"));
+    auto ghost = Conn::connect("127.0.0.1", nodes[0]->port());
+    REQUIRE(ghost);
+    std::string addr = ghost->addr();
+    ghost->close();
+
+    redis = start_redis(port);
+    CHECK(observer->read_line() == addr + " has arrived");
+    CHECK(observer->read_line() == addr + " has left");
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: time without Redis does not count against a client's idle timeout")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    ServerOptions opts;
+    opts.config = cluster_config(port) + "[client]\nidle_timeout = 1.0\n";
+    auto node = start_evchat(opts);
+    REQUIRE(node->wait_output(" up, reading "));
+    auto a = greeted(node->port());
+
+    redis->signal(SIGKILL);
+    REQUIRE(redis->wait_exit());
+    REQUIRE(node->wait_output("retrying in"));
+    // Longer than the idle timeout without being heard, through no fault of its own.
+    CHECK(a->read_line(1.5) == kTimedOut);
+    REQUIRE(a->send_all("still here\n"));
+    redis = start_redis(port);
+    CHECK(a->read_line() == a->addr() + ": still here");
+    // Its clock runs again: silent now, it does time out.
+    CHECK(a->read_line() == "error: idle timeout");
+    stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a node that shuts down tells the other nodes its members left")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(2, redis->port());
+    auto a = greeted(nodes[0]->port());
+    auto b = greeted(nodes[1]->port());
+    REQUIRE(a->read_line() == b->addr() + " has arrived");
+
+    nodes[0]->signal(SIGTERM);
+    REQUIRE(nodes[0]->wait_exit());
+    CHECK(nodes[0]->exit_status() == 0);
+    CHECK(a->read_line() == kEof);
+    CHECK(b->read_line() == a->addr() + " has left");
+    stop_evchat(*nodes[1]);
+}
+
+TEST_CASE("cluster: config errors")
+{
+    auto check = [](const std::string& text, const std::string& error) {
+        TempFile f(text);
+        RunResult r = run({evchat_bin(), "--check-config", "--config", f.path()});
+        CHECK(r.status == 2);
+        CHECK_MESSAGE(r.err.find(f.path() + ":") != std::string::npos, r.err);
+        CHECK_MESSAGE(r.err.find(error) != std::string::npos, r.err);
+    };
+    check("[cluster]\nstream = \"room\"\n", "[cluster] needs redis");
+    check("[cluster]\nredis = \"redis.example:6379\"\n", "redis must be");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\nnames = true\n", "do not work with [cluster]");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 0\n", "timeout must be between");
+}
