@@ -23,7 +23,8 @@ public:
 
     bool start(const Target& t, int rcvbuf) override
     {
-        return conn_.connect(reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len, rcvbuf);
+        const Endpoint& node = t.node_for(index);
+        return conn_.connect(reinterpret_cast<const sockaddr*>(&node.addr), node.len, rcvbuf);
     }
     void say(std::string_view payload) override
     {

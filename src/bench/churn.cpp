@@ -112,10 +112,10 @@ public:
         double start_s = 0, churn_s = 0;
         CpuMark m0, m1;
         if (s.join(1, timeout_) && s.sync(timeout_)) {
-            rss0 = rss_peak = process_rss_kib(target.pid);
-            m0 = cpu_mark(target.pid);
+            rss0 = rss_peak = server_rss_kib(target.pids);
+            m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns(), last_start = t0;
-            Ticker sampler(loop, 0.05, [&] { rss_peak = std::max(rss_peak, process_rss_kib(target.pid)); });
+            Ticker sampler(loop, 0.05, [&] { rss_peak = std::max(rss_peak, server_rss_kib(target.pids)); });
             {
                 Ticker starter(loop, 0.001, [&] {
                     long due = std::min(count_, static_cast<long>(seconds(now_ns() - t0) * rate_) + 1);
@@ -139,8 +139,8 @@ public:
             // The observer hears the last leaves a little later.
             s.run([&] { return lines >= done && (!chat || (arrivals >= done && leaves >= done)); }, 5);
             s.run([] { return false; }, settle_);
-            m1 = cpu_mark(target.pid);
-            rss1 = process_rss_kib(target.pid);
+            m1 = cpu_mark(target.pids);
+            rss1 = server_rss_kib(target.pids);
         } else {
             notes.push_back("setup failed");
         }

@@ -54,8 +54,14 @@ bool Conn::connect(const sockaddr* to, socklen_t len, int rcvbuf)
     // Arrival times from the kernel: latency is measured to when the server's line
     // reached this socket, not to when this busy generator got round to reading it.
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    if (rcvbuf > 0)
+    if (rcvbuf > 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        // And an Ethernet path's segment size: with the loopback's 64 KiB one the
+        // server's kernel grows its send buffer to megabytes for a reader that has
+        // stopped, and hides the stall from the server under test for minutes.
+        int mss = 1460;
+        setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+    }
     if (::connect(fd, to, len) != 0 && errno != EINPROGRESS) {
         int err = errno;
         ::close(fd);

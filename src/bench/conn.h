@@ -32,7 +32,8 @@ public:
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
 
-    // Starts connecting; rcvbuf > 0 sets SO_RCVBUF first (before the window is agreed).
+    // Starts connecting; rcvbuf > 0 sets SO_RCVBUF first (before the window is agreed),
+    // and an MSS of 1460.
     // False, with errno set, if the socket cannot even be started.
     bool connect(const sockaddr* to, socklen_t len, int rcvbuf);
     // Output is appended here, then written by flush() (before connected: on connect).

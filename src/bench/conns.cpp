@@ -32,16 +32,16 @@ public:
         Session s(loop, target, 1, size_);
         for (long i = 0; i < n; i++)
             s.add(i == 0);
-        long rss0 = process_rss_kib(target.pid), rss1 = -1;
+        long rss0 = server_rss_kib(target.pids), rss1 = -1;
         double connected = -1, members = -1, broadcast = -1;
-        CpuMark m0 = cpu_mark(target.pid), m1 = m0;
+        CpuMark m0 = cpu_mark(target.pids), m1 = m0;
         uint64_t t0 = now_ns();
         if (s.join(concurrency_, timeout_)) {
             connected = seconds(s.last_join_ns() - t0);
             if (s.sync(timeout_)) {
                 members = seconds(s.last_sync_ns() - t0);
-                m1 = cpu_mark(target.pid);
-                rss1 = process_rss_kib(target.pid);
+                m1 = cpu_mark(target.pids);
+                rss1 = server_rss_kib(target.pids);
                 uint64_t tb = now_ns();
                 s.send_data(0, tb);
                 if (s.run([&] { return s.delivered() >= static_cast<uint64_t>(n); }, timeout_))

@@ -56,13 +56,13 @@ public:
         CpuMark m0, m1;
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             uint64_t total = static_cast<uint64_t>(clients_) * senders_ * lines_;
-            m0 = cpu_mark(target.pid);
+            m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns();
             for (int i = 0; i < senders_; i++)
                 pump(i, t0);
             if (!s.run([&] { return s.delivered() >= total; }, timeout_))
                 notes.push_back("timeout");
-            m1 = cpu_mark(target.pid);
+            m1 = cpu_mark(target.pids);
             elapsed = seconds(s.last_delivery_ns() > t0 ? s.last_delivery_ns() - t0 : 0);
         } else {
             notes.push_back("setup failed");

@@ -53,7 +53,7 @@ public:
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             s.record_latency = true;
             Conn::read_waits = Histogram();
-            m0 = cpu_mark(target.pid);
+            m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns();
             double ns_per_line = 1e9 / rate_;
             auto send_due = [&] {
@@ -85,7 +85,7 @@ public:
             send_due();  // the last lines, if the loop woke at the end before the tick
             uint64_t expected_all = static_cast<uint64_t>(clients_) * s.total_sent();
             s.run([&] { return s.delivered() >= expected_all; }, drain_);
-            m1 = cpu_mark(target.pid);
+            m1 = cpu_mark(target.pids);
             elapsed = seconds(now_ns() - t0);
         } else {
             notes.push_back("setup failed");

@@ -8,8 +8,12 @@
 #include "bench/report.h"
 #include "bench/scenario.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 #include <netinet/in.h>
 
 using namespace bench;
@@ -23,9 +27,11 @@ Runs one scenario against one server on the loopback and prints one JSON line of
 results. Exit status: 0 all checks passed, 1 a check failed, 2 bad command line.
 
 Target:
-  --addr HOST:PORT   the server (loopback only: 127.0.0.1, localhost, [::1])
+  --addr HOST:PORT[,HOST:PORT...]  the server (loopback only: 127.0.0.1, localhost,
+                     [::1]); several: the nodes of a cluster, peers spread over them
   --server chat|redis  protocol: the chat server (evchat, Go) or Redis pub/sub [chat]
-  --pid PID          the server's process, for its CPU time and memory
+  --pid PID[,PID...] the server's processes (a cluster's nodes and its Redis), for
+                     their CPU time and memory, added up
   --label NAME       server name written in the results [chat or redis]
   --rep N            repetition number written in the results [1]
 
@@ -46,6 +52,14 @@ Scenarios and their flags [defaults]:
   churn    --count 1000 --rate 500 --settle 1
            Clients connect, say a line, hear it back and leave at --rate per second,
            every second one by RST. Errors, server RSS before, at peak and after.
+  soak     --clients 5000 --senders 50 --rate 100 --size 64 --duration 600
+           --churn 10 --slow 20 --rcvbuf 4096 --slow-life 60 --settle 10
+           --drain 60 --progress 30
+           Healthy members chat at --rate lines/s in total for --duration s while
+           churners (--churn/s) come and go, half by RST, and --slow readers at a
+           time stall until put out (or for --slow-life s). Healthy members must
+           hear every line; server RSS after must be near its baseline with them
+           connected. Needs the server's idle timeout off (or over --duration).
 Every scenario also takes --timeout SEC (each phase) and, where it connects many
 clients, --concurrency N (joins in flight).
 
@@ -74,6 +88,18 @@ bool is_loopback(const sockaddr_storage& ss)
     return false;
 }
 
+// "a,b,c" as its items; "" as none.
+std::vector<std::string> split_list(const std::string& text)
+{
+    std::vector<std::string> items;
+    for (size_t start = 0; start < text.size();) {
+        size_t comma = std::min(text.find(',', start), text.size());
+        items.push_back(text.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return items;
+}
+
 std::unique_ptr<Scenario> make_scenario(const std::string& name, Flags& flags)
 {
     if (name == "fanout")
@@ -86,6 +112,8 @@ std::unique_ptr<Scenario> make_scenario(const std::string& name, Flags& flags)
         return make_slow(flags);
     if (name == "churn")
         return make_churn(flags);
+    if (name == "soak")
+        return make_soak(flags);
     return nullptr;
 }
 
@@ -115,17 +143,24 @@ int main(int argc, char** argv)
         target.protocol = Protocol::redis;
     else
         return usage_error("--server must be chat or redis");
-    std::string addr = flags.text("addr", "");
-    ListenAddress la;
-    if (addr.empty())
+    std::string addrs = flags.text("addr", "");
+    if (addrs.empty())
         return usage_error("--addr HOST:PORT is required");
-    if (!parse_listen_address(addr, la, err))
-        return usage_error("--addr: " + err);
-    if (!is_loopback(la.addr))
-        return usage_error("--addr must be a loopback address: the load stays on this machine");
-    target.addr = la.addr;
-    target.addr_len = la.len;
-    target.pid = static_cast<int>(flags.integer("pid", 0, 0, 1 << 30));
+    for (const std::string& addr : split_list(addrs)) {
+        ListenAddress la;
+        if (!parse_listen_address(addr, la, err))
+            return usage_error("--addr: " + err);
+        if (!is_loopback(la.addr))
+            return usage_error("--addr must be a loopback address: the load stays on this machine");
+        target.nodes.push_back({la.addr, la.len});
+    }
+    for (const std::string& pid : split_list(flags.text("pid", ""))) {
+        char* end = nullptr;
+        long n = strtol(pid.c_str(), &end, 10);
+        if (pid.empty() || *end || n <= 0 || n > (1 << 30))
+            return usage_error("--pid wants process ids, comma-separated");
+        target.pids.push_back(static_cast<int>(n));
+    }
     std::string label = flags.text("label", server);
     long rep = flags.integer("rep", 1, 0, 1000000);
     std::unique_ptr<Scenario> scenario = make_scenario(command, flags);

@@ -7,18 +7,25 @@
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
+#include <vector>
 
 namespace bench {
 
 enum class Protocol { chat, redis };
 enum class Presence { arrived, left };
 
-// The server under test.
+// One address of the server under test.
+struct Endpoint {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+};
+
+// The server under test: one process, or the nodes of a cluster and the Redis behind them.
 struct Target {
     Protocol protocol = Protocol::chat;
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
-    int pid = 0;  // 0: unknown, no CPU or memory figures
+    std::vector<Endpoint> nodes;  // at least one; peers are spread over them in turn
+    std::vector<int> pids;        // every process that serves the room; empty: no CPU or memory figures
+    const Endpoint& node_for(int index) const { return nodes[static_cast<size_t>(index) % nodes.size()]; }
 };
 
 class Peer;

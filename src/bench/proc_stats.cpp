@@ -94,9 +94,30 @@ long raise_fd_limit()
     return rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : static_cast<long>(rl.rlim_cur);
 }
 
-CpuMark cpu_mark(int pid)
+long server_rss_kib(const std::vector<int>& pids)
 {
-    return {process_cpu_seconds(pid), self_cpu_seconds(), seconds(now_ns())};
+    long sum = 0;
+    for (int pid : pids) {
+        long kib = process_rss_kib(pid);
+        if (kib < 0)
+            return -1;
+        sum += kib;
+    }
+    return pids.empty() ? -1 : sum;
+}
+
+CpuMark cpu_mark(const std::vector<int>& server_pids)
+{
+    double server = server_pids.empty() ? -1 : 0;
+    for (int pid : server_pids) {
+        double s = process_cpu_seconds(pid);
+        if (s < 0) {
+            server = -1;
+            break;
+        }
+        server += s;
+    }
+    return {server, self_cpu_seconds(), seconds(now_ns())};
 }
 
 }  // namespace bench

@@ -2,6 +2,8 @@
 // the generator's own CPU time, and its open-file limit.
 #pragma once
 
+#include <vector>
+
 namespace bench {
 
 // CPU time of every thread of pid: from /proc/PID/task/*/schedstat (nanoseconds), else
@@ -10,6 +12,8 @@ namespace bench {
 double process_cpu_seconds(int pid);
 // VmRSS of pid in KiB, from /proc/PID/status; -1 if unknown.
 long process_rss_kib(int pid);
+// The sum over the server's processes; -1 if any is unknown (or there are none).
+long server_rss_kib(const std::vector<int>& pids);
 // User + system CPU time of this process.
 double self_cpu_seconds();
 // Raises the soft open-file limit to the hard one; returns the soft limit now in force.
@@ -22,6 +26,6 @@ struct CpuMark {
     double self = 0;
     double time = 0;
 };
-CpuMark cpu_mark(int pid);
+CpuMark cpu_mark(const std::vector<int>& server_pids);
 
 }  // namespace bench

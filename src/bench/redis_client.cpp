@@ -93,14 +93,15 @@ public:
 
     bool start(const Target& t, int rcvbuf) override
     {
-        auto* to = reinterpret_cast<const sockaddr*>(&t.addr);
-        if (!sub_.connect(to, t.addr_len, rcvbuf))
+        const Endpoint& node = t.node_for(index);
+        auto* to = reinterpret_cast<const sockaddr*>(&node.addr);
+        if (!sub_.connect(to, node.len, rcvbuf))
             return false;
         std::string& out = sub_.out();
         out += "*2\r\n";
         append_bulk(out, "SUBSCRIBE");
         append_bulk(out, channel);
-        if (pub_ && !pub_->connect(to, t.addr_len, 0)) {
+        if (pub_ && !pub_->connect(to, node.len, 0)) {
             sub_.close(false);
             return false;
         }

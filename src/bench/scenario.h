@@ -28,5 +28,6 @@ std::unique_ptr<Scenario> make_latency(Flags& flags);
 std::unique_ptr<Scenario> make_conns(Flags& flags);
 std::unique_ptr<Scenario> make_slow(Flags& flags);
 std::unique_ptr<Scenario> make_churn(Flags& flags);
+std::unique_ptr<Scenario> make_soak(Flags& flags);
 
 }  // namespace bench

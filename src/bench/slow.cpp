@@ -78,7 +78,7 @@ public:
         CpuMark m0, m1;
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             slow.set_reading(false);
-            m0 = cpu_mark(target.pid);
+            m0 = cpu_mark(target.pids);
             t0 = now_ns();
             for (int i = 0; i < senders_; i++)
                 pump(i, t0);
@@ -87,7 +87,7 @@ public:
                 uint64_t last = std::max(s.last_delivery_ns(), t0);
                 return s.delivered() >= total || now_ns() - last > stall_ns;
             }, timeout_) && s.delivered() >= total;
-            m1 = cpu_mark(target.pid);
+            m1 = cpu_mark(target.pids);
             elapsed = seconds(std::max(s.last_delivery_ns(), t0) - t0);
             if (!complete)
                 notes.push_back("healthy clients stalled");
