@@ -62,13 +62,14 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(SERVER_OBJS)
 $(BUILD)/integration-tests: $(INTEG_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
 
-# The Go program of the book, built from ../shared/reference, for side-by-side tests.
-GOCHAT := $(BUILD)/gochat
+# The Go program of the book, built from ../shared/reference, for side-by-side tests;
+# one for every BUILD (the sanitizer build reuses it).
+GOCHAT ?= build/gochat
 REFERENCE ?= ../shared/reference
 $(GOCHAT): $(wildcard $(REFERENCE)/chat.go)
 	@mkdir -p $(@D)
 	@if [ -f $(REFERENCE)/chat.go ] && command -v go >/dev/null; then \
-	  GOCACHE=$(abspath $(BUILD))/gocache GO111MODULE=off go build -o $@ $(REFERENCE)/chat.go; \
+	  GOCACHE=$(abspath $(@D))/gocache GO111MODULE=off go build -o $@ $(REFERENCE)/chat.go; \
 	else echo "note: Go reference not built (needs go and $(REFERENCE)/chat.go)"; fi
 
 run: deps $(BUILD)/evchat
@@ -76,9 +77,8 @@ run: deps $(BUILD)/evchat
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
-integration: $(BUILD)/integration-tests $(PROGRAMS) $(GOCHAT)
-	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_BENCH=$(abspath $(BUILD))/evchat-bench \
-	EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
+integration: $(BUILD)/integration-tests $(BUILD)/evchat $(BUILD)/evchat-cat $(GOCHAT)
+	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
 	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
 system: $(BUILD)/evchat-static
 	@for t in tests/system/*_test.sh; do $$t $(BUILD)/evchat-static || exit 1; done

@@ -7,6 +7,7 @@
 #include "bench/proc_stats.h"
 #include "bench/scenario.h"
 #include "bench/session.h"
+#include "bench/ticker.h"
 
 namespace bench {
 
@@ -76,8 +77,12 @@ public:
         double elapsed = 0;
         bool complete = false;
         CpuMark m0, m1;
+        // The server's memory while one client does not read: bounded by its limits.
+        long rss0 = -1, rss_peak = -1, rss1 = -1;
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             slow.set_reading(false);
+            rss0 = rss_peak = server_rss_kib(target.pids);
+            Ticker sampler(loop, 0.05, [&] { rss_peak = std::max(rss_peak, server_rss_kib(target.pids)); });
             m0 = cpu_mark(target.pids);
             t0 = now_ns();
             for (int i = 0; i < senders_; i++)
@@ -88,6 +93,7 @@ public:
                 return s.delivered() >= total || now_ns() - last > stall_ns;
             }, timeout_) && s.delivered() >= total;
             m1 = cpu_mark(target.pids);
+            rss1 = server_rss_kib(target.pids);
             elapsed = seconds(std::max(s.last_delivery_ns(), t0) - t0);
             if (!complete)
                 notes.push_back("healthy clients stalled");
@@ -130,6 +136,9 @@ public:
         out.str("slow_end", slow_end);
         out.num("slow_lines", static_cast<double>(sh.delivered));
         out.num("slow_gaps", static_cast<double>(sh.gaps));
+        out.num("rss_before_kib", static_cast<double>(rss0));
+        out.num("rss_peak_kib", static_cast<double>(rss_peak));
+        out.num("rss_after_kib", static_cast<double>(rss1));
         out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
         out.num("gen_cpu_s", m1.self - m0.self);
         return s.report(out, notes);

@@ -20,30 +20,13 @@ using namespace itest;
 
 namespace {
 
-// Waits until the server's output holds `what` at least `count` times.
-bool wait_for_output(Server& s, const std::string& what, size_t count = 1, double timeout = kTimeout)
-{
-    double deadline = now() + timeout;
-    for (;;) {
-        std::string out = s.output();
-        size_t n = 0;
-        for (size_t pos = out.find(what); pos != std::string::npos; pos = out.find(what, pos + 1))
-            n++;
-        if (n >= count)
-            return true;
-        if (!s.running() || now() >= deadline)
-            return false;
-        usleep(5000);  // polling the log file, within a deadline
-    }
-}
-
 // The admin listener's port, from the nth "admin listening on 127.0.0.1:PORT" line. That
 // line comes after the chat "listening on" lines, so start_evchat() has already taken the
 // chat port from the first of them and ignores this one.
 uint16_t admin_port(Server& s, size_t nth = 1)
 {
     static const std::string key = "admin listening on 127.0.0.1:";
-    REQUIRE_MESSAGE(wait_for_output(s, key, nth), "no admin line; output:\n" << s.output_tail());
+    REQUIRE_MESSAGE(s.wait_output(key, nth), "no admin line; output:\n" << s.output_tail());
     std::string out = s.output();
     size_t pos = std::string::npos;
     for (size_t i = 0; i < nth; i++)
@@ -169,13 +152,6 @@ struct Counted {
         lines.push_back(l);
     }
 };
-
-std::string numbered(int i, size_t width)
-{
-    std::string s = std::to_string(i) + " ";
-    s.resize(width, '.');
-    return s;
-}
 
 // Deliveries as the room counts them, replayed from the lines of a member that was in the
 // room from the start and heard everything: each line reaches everyone present, an
@@ -318,10 +294,10 @@ TEST_CASE("admin: /metrics counts a known workload exactly, and promtool accepts
 
     // One reload that works, one that does not.
     srv->signal(SIGHUP);
-    REQUIRE(wait_for_output(*srv, "reloaded "));
+    REQUIRE(srv->wait_output("reloaded "));
     { std::ofstream(srv->config->path()) << "[server]\nbogus = 1\n"; }
     srv->signal(SIGHUP);
-    REQUIRE(wait_for_output(*srv, "reload failed"));
+    REQUIRE(srv->wait_output("reload failed"));
 
     // C's and S's connections are gone once the server has closed them: wait for that.
     std::map<std::string, double> m;
@@ -424,23 +400,11 @@ TEST_CASE("admin: /healthz is 200 while serving and 503 while shutting down")
     std::string text;
     for (int i = 0; i < 60000; i++)
         text += numbered(i, 80) + "\n";
-    size_t off = 0, echoed = 0;
-    double deadline = now() + 6 * kTimeout;
-    for (std::string line; echoed < 60000 && now() < deadline && !P.ended();) {
-        if (off < text.size()) {
-            long k = P.send_some(text.data() + off, std::min<size_t>(text.size() - off, 65536));
-            REQUIRE(k >= 0);
-            off += static_cast<size_t>(k);
-        }
-        P.wait_readable(0.01);
-        P.read_available();
-        while (P.pop_line(line))
-            echoed++;
-    }
+    size_t echoed = send_and_hear(P, text, 60000);
     REQUIRE(echoed == 60000);
 
     srv->signal(SIGTERM);
-    REQUIRE(wait_for_output(*srv, "shutting down"));
+    REQUIRE(srv->wait_output("shutting down"));
     Reply closing = get(admin, "/healthz");
     CHECK(closing.status == 503);
     CHECK(closing.body == "shutting down\n");
@@ -576,7 +540,7 @@ TEST_CASE("admin: bad requests get their 4xx, hostile clients are cut off, the c
             CHECK(r.status == 408);
         }
         CHECK(get(admin, "/healthz").status == 200);  // the slots are free again
-        CHECK(wait_for_output(*srv, "admin: refused 127.0.0.1:"));
+        CHECK(srv->wait_output("admin: refused 127.0.0.1:"));
     }
 
     SUBCASE("the chat port never speaks HTTP")
@@ -611,7 +575,7 @@ TEST_CASE("admin: off by default; [admin] listen follows a reload, and a bad one
     // Moved onto the chat port: that cannot be bound, so the reload fails and nothing moves.
     { std::ofstream(srv->config->path()) << "[admin]\nlisten = \"127.0.0.1:" << srv->port() << "\"\n"; }
     srv->signal(SIGHUP);
-    REQUIRE(wait_for_output(*srv, "reload failed"));
+    REQUIRE(srv->wait_output("reload failed"));
     CHECK(srv->output().find("admin: listen on 127.0.0.1:" + std::to_string(srv->port())) != std::string::npos);
     CHECK(get(first, "/healthz").status == 200);
     Room room("127.0.0.1", srv->port());
@@ -620,7 +584,7 @@ TEST_CASE("admin: off by default; [admin] listen follows a reload, and a bad one
     // Off again.
     { std::ofstream(srv->config->path()) << "[admin]\nlisten = \"\"\n"; }
     srv->signal(SIGHUP);
-    REQUIRE(wait_for_output(*srv, "admin listener on 127.0.0.1:" + std::to_string(first) + " closed"));
+    REQUIRE(srv->wait_output("admin listener on 127.0.0.1:" + std::to_string(first) + " closed"));
     CHECK_FALSE(Conn::connect("127.0.0.1", first, 0, 2.0));
     stop_evchat(*srv);
 }

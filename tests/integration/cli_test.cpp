@@ -218,30 +218,15 @@ TEST_CASE("SIGTERM: output queued for a client that has not read is delivered, t
     for (int i = 0; i < n; i++)
         text += std::to_string(i) + pad + "\n";
     // P sends and reads its own lines: once it has them all, the server has processed all.
-    size_t off = 0;
-    int echoed = 0;
-    double deadline = now() + 6 * kTimeout;
-    std::string line;
-    while (echoed < n && now() < deadline && !P.ended()) {
-        if (off < text.size()) {
-            long k = P.send_some(text.data() + off, std::min<size_t>(text.size() - off, 65536));
-            REQUIRE(k >= 0);
-            off += static_cast<size_t>(k);
-        }
-        P.wait_readable(0.01);
-        P.read_available();
-        while (P.pop_line(line)) {
-            REQUIRE(line == P.addr() + ": " + std::to_string(echoed) + pad);
-            echoed++;
-        }
-    }
-    REQUIRE(echoed == n);
+    size_t seq = 0;
+    size_t echoed = send_and_hear(P, text, n, 6 * kTimeout, [&](const std::string& line) {
+        CHECK(line == P.addr() + ": " + std::to_string(seq++) + pad);
+    });
+    REQUIRE(echoed == static_cast<size_t>(n));
 
     srv->signal(SIGTERM);
-    for (int i = 0; i < n; i++) {
-        line = S.read_line();
-        REQUIRE(line == P.addr() + ": " + std::to_string(i) + pad);
-    }
+    for (int i = 0; i < n; i++)
+        REQUIRE(S.read_line() == P.addr() + ": " + std::to_string(i) + pad);
     CHECK(S.read_line() == kEof);
     CHECK(P.read_line() == kEof);
     CHECK(srv->wait_exit(3 * kTimeout));
@@ -280,21 +265,7 @@ TEST_CASE("SIGTERM: shutdown_grace bounds the wait for a client that never reads
     for (int i = 0; i < 60000; i++)
         text += std::to_string(i) + pad + "\n";
     // P sends everything and reads its echoes so that S's backlog builds up.
-    size_t off = 0;
-    size_t got = 0;
-    double deadline = now() + 6 * kTimeout;
-    std::string line;
-    while (got < 60000 && now() < deadline && !P.ended()) {
-        if (off < text.size()) {
-            long k = P.send_some(text.data() + off, std::min<size_t>(text.size() - off, 65536));
-            REQUIRE(k >= 0);
-            off += static_cast<size_t>(k);
-        }
-        P.wait_readable(0.01);
-        P.read_available();
-        while (P.pop_line(line))
-            got++;
-    }
+    size_t got = send_and_hear(P, text, 60000);
     REQUIRE(got == 60000);
     srv->signal(SIGTERM);
     // Well under the 600 s drain timeout: the 1 s grace ends it.

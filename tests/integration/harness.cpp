@@ -121,6 +121,39 @@ bool have_ipv6_loopback()
     return ok;
 }
 
+size_t send_and_hear(Conn& c, const std::string& text, size_t lines, double timeout,
+            const std::function<void(const std::string&)>& on_line)
+{
+    size_t off = 0, got = 0;
+    double deadline = now() + timeout;
+    std::string line;
+    while (got < lines && now() < deadline && !c.ended()) {
+        if (off < text.size()) {
+            long k = c.send_some(text.data() + off, std::min<size_t>(text.size() - off, 65536));
+            if (k < 0)
+                break;
+            off += static_cast<size_t>(k);
+        }
+        c.wait_readable(0.01);
+        c.read_available();
+        while (c.pop_line(line)) {
+            if (on_line)
+                on_line(line);
+            got++;
+        }
+    }
+    return got;
+}
+
+std::string numbered(int i, size_t width)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%07d ", i);
+    std::string s = num;
+    s.resize(width, '.');
+    return s;
+}
+
 size_t count_of(const std::string& text, const std::string& needle)
 {
     size_t n = 0;

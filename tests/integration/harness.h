@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -215,6 +216,14 @@ extern const Transcripts seed_expected;
 using Names = std::vector<std::pair<std::string, std::string>>; // (address, name)
 std::string normalize(const std::string& line, const Names& names);
 std::vector<std::string> normalize(const std::vector<std::string>& lines, const Names& names);
+
+// Sends text while reading what comes back, so that neither side's buffers fill; on_line
+// (if given) gets each line read. Returns the count of lines read once it has `lines` of
+// them, the connection ended, the socket failed, or the timeout passed.
+size_t send_and_hear(Conn& c, const std::string& text, size_t lines, double timeout = 6 * kTimeout,
+            const std::function<void(const std::string&)>& on_line = {});
+// A numbered line of exactly `width` bytes: "0000042 " then dots.
+std::string numbered(int i, size_t width);
 
 // How many times needle occurs in text.
 size_t count_of(const std::string& text, const std::string& needle);

@@ -67,16 +67,6 @@ bool pump(const std::vector<Peer*>& peers, const std::function<bool()>& done, do
     return true;
 }
 
-// A numbered line of exactly `width` bytes before its "\n".
-std::string numbered(int i, size_t width)
-{
-    char num[16];
-    snprintf(num, sizeof num, "%07d ", i);
-    std::string s = num;
-    s.resize(width, '.');
-    return s;
-}
-
 // Checks a stream of lines against "SENDER: numbered(0..n-1)" in order, allowing given
 // other lines (e.g. a leave) anywhere in between; counts them.
 struct Expect {
