@@ -382,17 +382,11 @@ void Admin::accept(int fd, const sockaddr* peer)
     std::string addr = format_address(peer);
     if (connections_.size() >= max_connections_) {
         close(fd);
-        // Like chat refusals: at most one line a second, with the count.
-        refusals_unlogged_++;
-        double now = ev_now(loop_);
-        if (now - last_refusal_log_ >= 1.0) {
+        if (size_t n = refusals_.count(ev_now(loop_)))
             log_.write(LogLevel::warn,
                        "admin: refused %s: %zu connections open, max_connections (%zu refused since the "
                        "last report)",
-                       addr.c_str(), connections_.size(), refusals_unlogged_);
-            last_refusal_log_ = now;
-            refusals_unlogged_ = 0;
-        }
+                       addr.c_str(), connections_.size(), n);
         return;
     }
     connections_.push_back(std::make_unique<Connection>(*this, fd, std::move(addr), timeout_));

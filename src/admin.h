@@ -56,6 +56,8 @@ private:
     class Connection;
 
     void accept(int fd, const sockaddr* peer);
+    // May destroy c (an answer written at once ends in remove()): the caller touches c no
+    // more, so calling it is the last thing each caller does.
     void respond(Connection& c, const AdminRequest& req);
     // c is done: unlinked and destroyed. The caller must not touch c afterwards.
     void remove(Connection& c);
@@ -65,8 +67,7 @@ private:
     Source source_;
     double timeout_ = 5.0;
     size_t max_connections_ = 16;
-    double last_refusal_log_ = -1e9;
-    size_t refusals_unlogged_ = 0;
+    LogThrottle refusals_;
     std::vector<std::unique_ptr<Connection>> connections_;
     Listener listener_;  // last: destroyed first, so no accept reaches a half-destroyed Admin
 };

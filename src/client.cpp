@@ -65,16 +65,26 @@ void Client::join()
     update_interest();
 }
 
-// "You are NAME" (and the roster) first; then the room hears the arrival and this client
-// hears everything said after it.
+// The room hears the arrival, and this client everything said after it, "You are NAME"
+// (and the roster of the others) first. Alone the arrival applies at once; in a cluster
+// (which has no roster) the greeting waits until the arrival comes back: a client greeted
+// is a client in the room.
 void Client::enter()
 {
     const Config& config = server_.config();
-    Broadcaster& room = server_.room();
+    std::string roster = config.roster ? server_.room().roster(config.max_line_bytes) : std::string();
+    state_ = State::arriving;
+    server_.room().arrive(member_);
+    greet_if_admitted(std::move(roster));
+}
+
+void Client::greet_if_admitted(std::string roster)
+{
+    if (state_ != State::arriving || !member_.in_room)
+        return;
     out_.push("You are " + member_.name + "\n", 0);
-    if (config.roster)
-        out_.push(room.roster(config.max_line_bytes), 0);
-    room.arrive(member_);
+    if (!roster.empty())
+        out_.push(std::move(roster), 0);
     state_ = State::member;
     server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
 }
@@ -432,6 +442,7 @@ void Client::room_advanced()
 {
     if (state_ == State::finished)
         return;
+    greet_if_admitted();  // the room's log advances when an arrival is applied
     if (!write_blocked_) {
         flush();
         return;

@@ -51,11 +51,12 @@ public:
     bool scheduled = false;
 
 private:
-    //   naming --(a free name)--> member          ([room] names; otherwise a client starts as a member)
-    //   naming, member --(end of input, error sent, /quit)--> leaving --(output written, input over)--> finished
-    //   naming, member --(peer gone, slow consumer)--------------------------------------------------> finished
-    enum class State { naming, member, leaving, finished };
-    bool talking() const { return state_ == State::naming || state_ == State::member; }
+    //   naming --(a free name)--> arriving         ([room] names; otherwise a client starts arriving)
+    //   arriving --(its arrival applied: at once alone, when it comes back in a cluster)--> member
+    //   naming, arriving, member --(end of input, error sent, /quit)--> leaving --(output written, input over)--> finished
+    //   naming, arriving, member --(peer gone, slow consumer)---------------------------------------------> finished
+    enum class State { naming, arriving, member, leaving, finished };
+    bool talking() const { return state_ == State::naming || state_ == State::arriving || state_ == State::member; }
 
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
@@ -63,6 +64,7 @@ private:
     static void on_throttle_over(struct ev_loop* loop, ev_timer* w, int revents);
 
     void enter();
+    void greet_if_admitted(std::string roster = {});
     void reply(std::string text);
     void choose_name(std::string_view name);
     void rename(std::string_view name);
@@ -81,7 +83,7 @@ private:
 
     Server& server_;
     int fd_;
-    State state_ = State::member;
+    State state_ = State::arriving;
     bool input_ended_ = false;
     bool write_blocked_ = false;  // the socket took less than offered: wait for EV_WRITE
     bool shut_write_ = false;

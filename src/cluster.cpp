@@ -1,5 +1,5 @@
 // Cluster link: XADD pipelines out, one XREAD BLOCK in, reconnection with backoff, a
-// watchdog for a silent Redis, and the bookkeeping that makes a resend harmless.
+// watchdog for a silent Redis, and a bound on what waits for it.
 #include "cluster.h"
 
 #include "address.h"
@@ -10,6 +10,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -25,10 +26,15 @@ namespace {
 
 constexpr double first_backoff = 0.1;
 constexpr double max_backoff = 5.0;
-constexpr const char* read_count = "256";  // entries per XREAD, each a batch of events
-// A batch this big goes out at once rather than at the end of the loop iteration, so
-// that one entry stays a modest reply for the readers.
-constexpr size_t batch_limit = 256 * 1024;
+// Entries per XREAD; with batches of at most batch_limit (plus one event) a reply stays
+// within about 16 MiB.
+constexpr const char* read_count = "256";
+constexpr size_t batch_limit = 64 * 1024;
+// What may wait for Redis (not yet sent, or not yet acknowledged) before clients' input
+// is paused, and how far it must fall before it is read again. A Redis that takes
+// commands but does not answer them (CLIENT PAUSE, a failover) must not grow the node.
+constexpr size_t backlog_high = 4 << 20;
+constexpr size_t backlog_low = 1 << 20;
 
 std::string default_node_name()
 {
@@ -49,15 +55,6 @@ std::string incarnation()
     return hex;
 }
 
-// Stream IDs "MS-SEQ" in their numeric order.
-bool id_less(const char* a, const char* b)
-{
-    unsigned long long ams = 0, aseq = 0, bms = 0, bseq = 0;
-    sscanf(a, "%llu-%llu", &ams, &aseq);
-    sscanf(b, "%llu-%llu", &bms, &bseq);
-    return ams < bms || (ams == bms && aseq < bseq);
-}
-
 bool is_string(const redisReply* r)
 {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
@@ -76,13 +73,13 @@ const redisReply* field(const redisReply* fields, const char* name)
 
 }  // namespace
 
-Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room,
-                 std::function<void(bool up)> on_link)
-    : loop_(loop), settings_(std::move(settings)), log_(log), room_(room), on_link_(std::move(on_link))
+Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change)
+    : loop_(loop), settings_(std::move(settings)), log_(log), room_(room), on_change_(std::move(on_change))
 {
     if (settings_.node.empty())
         settings_.node = default_node_name();
     origin_ = settings_.node + "/" + incarnation();
+    ledger_.expect(origin_);
     ListenAddress where;
     std::string err;
     bool ok = parse_listen_address(settings_.redis, where, err);
@@ -160,9 +157,27 @@ void Cluster::on_connect(const redisAsyncContext* c, int status)
     }
     if (++self->connected_ < 2)
         return;
-    // Where the stream stands decides where reading resumes (see resume()).
+    // Where the stream stands decides where reading resumes (see StreamLedger::resume).
     const char* argv[] = {"XINFO", "STREAM", self->settings_.stream.c_str()};
     redisAsyncCommandArgv(self->reader_, on_info, nullptr, 3, argv, nullptr);
+}
+
+// The cluster a reply is for, if the reply is one to read: not for the callbacks hiredis
+// makes while it frees a context (no reply, or a context already let go), nor for an
+// error, which is logged (once an outage) and takes the link down.
+Cluster* Cluster::answered(redisAsyncContext* c, void* r, const char* command)
+{
+    auto* self = static_cast<Cluster*>(c->data);
+    auto* reply = static_cast<redisReply*>(r);
+    if (!self || !reply)
+        return nullptr;
+    self->heard();
+    if (reply->type != REDIS_REPLY_ERROR)
+        return self;
+    self->log_.write(self->outage_logged_ ? LogLevel::debug : LogLevel::error, "cluster: %s %s: %s", command,
+                     self->settings_.stream.c_str(), reply->str);
+    self->lost((std::string(command) + " failed").c_str());
+    return nullptr;
 }
 
 void Cluster::on_info(redisAsyncContext* c, void* r, void*)
@@ -171,7 +186,7 @@ void Cluster::on_info(redisAsyncContext* c, void* r, void*)
     if (c->data && reply && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "no such key")) {
         auto* self = static_cast<Cluster*>(c->data);
         self->heard();
-        self->resume("0-0", nullptr, nullptr);  // nobody has said anything yet
+        self->resume({});  // nobody has said anything yet
         return;
     }
     Cluster* self = answered(c, r, "XINFO STREAM");
@@ -183,48 +198,60 @@ void Cluster::on_info(redisAsyncContext* c, void* r, void*)
         self->lost("XINFO STREAM failed");
         return;
     }
-    const redisReply* deleted = field(reply, "max-deleted-entry-id");  // Redis 7 and later
-    const redisReply* first = field(reply, "first-entry");               // nil when empty
-    bool has_first = first && first->type == REDIS_REPLY_ARRAY && first->elements == 2 && is_string(first->element[0]);
-    self->resume(last->str, is_string(deleted) ? deleted->str : nullptr, has_first ? first->element[0]->str : nullptr);
+    StreamLedger::StreamState state;
+    state.last_generated = last->str;
+    if (const redisReply* deleted = field(reply, "max-deleted-entry-id"); is_string(deleted))  // Redis 7
+        state.max_deleted = deleted->str;
+    const redisReply* first = field(reply, "first-entry");  // nil when empty
+    if (first && first->type == REDIS_REPLY_ARRAY && first->elements == 2 && is_string(first->element[0]))
+        state.first_entry = first->element[0]->str;
+    self->resume(state);
 }
 
-// First contact reads from the stream's end: this node's first entries come after it.
-// Later, reading goes on after the last entry applied, unless Redis has lost the stream
-// (restarted without its data): then what it holds is all new, and read from its start.
-// The stream says which: entries after ours deleted means they were trimmed before this
-// node read them; ours gone while nothing at or after it was deleted means a new stream.
-void Cluster::resume(const char* last_generated, const char* max_deleted, const char* first_entry)
+void Cluster::resume(const StreamLedger::StreamState& state)
 {
-    if (last_id_.empty()) {
-        last_id_ = last_generated;
-    } else if (last_id_ != "0-0") {
-        const char* at = last_id_.c_str();
-        bool reset = id_less(last_generated, at) ||
-                     (first_entry && max_deleted && id_less(at, first_entry) && id_less(max_deleted, at));
-        if (reset) {
-            log_.write(LogLevel::error,
-                       "cluster: stream %s is not the one this node read up to %s: Redis lost its data, and "
-                       "with it what it had not yet delivered here; reading the new stream from its start",
-                       settings_.stream.c_str(), at);
-            last_id_ = "0-0";
-        } else if (max_deleted && id_less(at, max_deleted)) {
-            log_.write(LogLevel::error,
-                       "cluster: stream %s was trimmed up to %s while this node was at %s: entries were lost "
-                       "here (raise [cluster] maxlen)",
-                       settings_.stream.c_str(), max_deleted, at);
-        }
+    std::string was = ledger_.read_after();
+    switch (ledger_.resume(state)) {
+    case StreamLedger::Resume::first_contact:
+    case StreamLedger::Resume::intact:
+        break;
+    case StreamLedger::Resume::trimmed:
+        log_.write(LogLevel::error,
+                   "cluster: stream %s was trimmed up to %s while this node was at %s: entries were lost "
+                   "here (raise [cluster] maxlen)",
+                   settings_.stream.c_str(), state.max_deleted.c_str(), was.c_str());
+        break;
+    case StreamLedger::Resume::went_back:
+        log_.write(LogLevel::error,
+                   "cluster: stream %s is not the one this node read up to %s (Redis restarted without "
+                   "its data, or from an older copy): what it had not delivered here is lost; reading "
+                   "it after %s, where this node started",
+                   settings_.stream.c_str(), was.c_str(), ledger_.read_after().c_str());
+        // This node's arrivals that Redis had taken will never come back: say them again.
+        readmit(first_unacknowledged());
+        break;
     }
     up_ = true;
-    backoff_ = 0;
-    outage_logged_ = false;
+    proven_ = false;
+    up_since_ = ev_now(loop_);
     log_.write(LogLevel::info, "cluster: redis %s up, reading %s after %s", settings_.redis.c_str(),
-               settings_.stream.c_str(), last_id_.c_str());
-    for (const Batch& b : inflight_)
+               settings_.stream.c_str(), ledger_.read_after().c_str());
+    for (Batch& b : inflight_)
         send(b);
     flush();
     read_next();
-    on_link_(true);
+    on_change_();
+}
+
+// Only a link that has worked resets the backoff and the once-an-outage logging: a Redis
+// that accepts connections and refuses every XADD (OOM) is one outage, retried slowly.
+void Cluster::proven()
+{
+    if (proven_)
+        return;
+    proven_ = true;
+    backoff_ = 0;
+    outage_logged_ = false;
 }
 
 void Cluster::on_disconnect(const redisAsyncContext* c, int)
@@ -259,7 +286,7 @@ void Cluster::lost(const char* why)
     ev_timer_set(&retry_, backoff_, 0.0);
     ev_timer_start(loop_, &retry_);
     if (was_up)
-        on_link_(false);
+        on_change_();
 }
 
 void Cluster::on_retry(struct ev_loop*, ev_timer* w, int)
@@ -267,18 +294,25 @@ void Cluster::on_retry(struct ev_loop*, ev_timer* w, int)
     static_cast<Cluster*>(w->data)->connect();
 }
 
-// XREAD blocks for less than the timeout, so a healthy link is never silent that long.
+// XREAD blocks for less than the timeout, so a healthy link is never silent that long;
+// and Redis answers XADDs in order, so the oldest one unanswered tells of a stuck writer.
 void Cluster::on_watchdog(struct ev_loop* loop, ev_timer* w, int)
 {
     auto* self = static_cast<Cluster*>(w->data);
     if (!self->writer_ && !self->reader_)
         return;
-    double silent = ev_now(loop) - self->last_heard_;
-    if (silent > self->settings_.timeout) {
-        char why[64];
-        snprintf(why, sizeof why, "no reply for %.1f s", silent);
+    double now = ev_now(loop), timeout = self->settings_.timeout;
+    char why[80] = "";
+    if (now - self->last_heard_ > timeout)
+        snprintf(why, sizeof why, "no reply for %.1f s", now - self->last_heard_);
+    else if (self->up_ && !self->inflight_.empty() && now - self->inflight_.front().sent_at > timeout)
+        snprintf(why, sizeof why, "XADD unanswered for %.1f s", now - self->inflight_.front().sent_at);
+    if (why[0]) {
         self->lost(why);
+        return;
     }
+    if (self->up_ && now - self->up_since_ >= timeout)
+        self->proven();
 }
 
 void Cluster::publish(const RoomEvent& e, Member* arriving)
@@ -291,6 +325,7 @@ void Cluster::publish(const RoomEvent& e, Member* arriving)
         arriving_[seq] = arriving;
     if (outbox_.size() >= batch_limit)
         flush();
+    check_backlog();
 }
 
 void Cluster::forget(Member& m)
@@ -306,6 +341,7 @@ void Cluster::flush()
 {
     if (!up_ || outbox_.empty())
         return;
+    inflight_bytes_ += outbox_.size();
     inflight_.push_back({outbox_seq_, std::move(outbox_)});
     outbox_.clear();
     send(inflight_.back());
@@ -313,8 +349,9 @@ void Cluster::flush()
 
 // hiredis queues commands in its output buffer and writes them together when the loop
 // polls: one round trip for everything this node said in a loop iteration.
-void Cluster::send(const Batch& b)
+void Cluster::send(Batch& b)
 {
+    b.sent_at = ev_now(loop_);
     std::string maxlen = std::to_string(settings_.maxlen), seq = std::to_string(b.first_seq);
     const char* argv[] = {"XADD", settings_.stream.c_str(), "MAXLEN", "~", maxlen.c_str(), "*",
                           "o", origin_.c_str(), "s", seq.c_str(), "e", b.events.data()};
@@ -323,37 +360,66 @@ void Cluster::send(const Batch& b)
     redisAsyncCommandArgv(writer_, on_added, nullptr, 12, argv, len);
 }
 
-// The cluster a reply is for, if the reply is one to read: not for the callbacks hiredis
-// makes while it frees a context (no reply, or a context already let go), nor for an
-// error, which is logged and takes the link down.
-Cluster* Cluster::answered(redisAsyncContext* c, void* r, const char* command)
-{
-    auto* self = static_cast<Cluster*>(c->data);
-    auto* reply = static_cast<redisReply*>(r);
-    if (!self || !reply)
-        return nullptr;
-    self->heard();
-    if (reply->type != REDIS_REPLY_ERROR)
-        return self;
-    self->log_.write(LogLevel::error, "cluster: %s %s: %s", command, self->settings_.stream.c_str(), reply->str);
-    self->lost((std::string(command) + " failed").c_str());
-    return nullptr;
-}
-
 void Cluster::on_added(redisAsyncContext* c, void* r, void*)
 {
     Cluster* self = answered(c, r, "XADD");
     if (!self)
         return;
     assert(!self->inflight_.empty());
+    self->inflight_bytes_ -= self->inflight_.front().events.size();
     self->inflight_.pop_front();
+    self->proven();
+    self->check_backlog();
+}
+
+// The pause has hysteresis, so that input does not flap on and off around one size.
+void Cluster::check_backlog()
+{
+    size_t waiting = outbox_.size() + inflight_bytes_;
+    bool was = backlogged_;
+    if (!backlogged_ && waiting > backlog_high)
+        backlogged_ = true;
+    else if (backlogged_ && waiting < backlog_low)
+        backlogged_ = false;
+    if (backlogged_ == was)
+        return;
+    log_.write(backlogged_ ? LogLevel::warn : LogLevel::info, "cluster: %zu bytes wait for redis %s: %s client input",
+               waiting, settings_.redis.c_str(), backlogged_ ? "pausing" : "reading");
+    on_change_();
+}
+
+uint64_t Cluster::first_unacknowledged() const
+{
+    if (!inflight_.empty())
+        return inflight_.front().first_seq;
+    return outbox_.empty() ? next_seq_ : outbox_seq_;
+}
+
+// Arrivals below `below` that are still waiting will never come back (their entries are
+// gone): they are published again, in order, so their members do get in.
+void Cluster::readmit(uint64_t below)
+{
+    std::map<uint64_t, Member*> lost_arrivals;
+    for (auto it = arriving_.begin(); it != arriving_.end();) {
+        if (it->first < below) {
+            lost_arrivals.insert(*it);
+            it = arriving_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& [seq, m] : lost_arrivals) {
+        log_.write(LogLevel::warn, "cluster: the arrival of %s was lost with the stream: saying it again",
+                   m->name.c_str());
+        publish({RoomEvent::Kind::arrival, m->name, {}}, m);
+    }
 }
 
 void Cluster::read_next()
 {
     std::string block = std::to_string(std::max(1, static_cast<int>(settings_.timeout * 1000 / 2)));
     const char* argv[] = {"XREAD", "COUNT", read_count, "BLOCK", block.c_str(), "STREAMS",
-                          settings_.stream.c_str(), last_id_.c_str()};
+                          settings_.stream.c_str(), ledger_.read_after().c_str()};
     redisAsyncCommandArgv(reader_, on_read, nullptr, 8, argv, nullptr);
 }
 
@@ -373,32 +439,40 @@ void Cluster::on_read(redisAsyncContext* c, void* r, void*)
     self->read_next();
 }
 
-// Entries in stream order; within one origin, batches in the order it sent them. A batch
-// sent again after a reconnect, that had landed the first time, is seen twice: the second
-// one starts at a sequence number already applied, and is skipped.
+// Entries in stream order; the ledger says which to apply and what went missing.
 void Cluster::deliver(const redisReply* entries)
 {
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply* entry = entries->element[i];
         if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !is_string(entry->element[0]))
             continue;
-        last_id_ = entry->element[0]->str;
+        const char* id = entry->element[0]->str;
         const redisReply *origin = field(entry->element[1], "o"), *seq = field(entry->element[1], "s"),
                          *events = field(entry->element[1], "e");
         if (!is_string(origin) || !is_string(seq) || !is_string(events)) {
-            log_.write(LogLevel::warn, "cluster: skipping entry %s: not an evchat batch", last_id_.c_str());
+            // Once: a stream shared with another program would otherwise flood the log.
+            log_.write(foreign_logged_ ? LogLevel::debug : LogLevel::warn,
+                       "cluster: skipping entry %s of %s: not an evchat batch", id, settings_.stream.c_str());
+            foreign_logged_ = true;
             continue;
         }
+        std::string from(origin->str, origin->len);
         uint64_t first = strtoull(seq->str, nullptr, 10);
-        std::string_view from(origin->str, origin->len);
-        bool mine = from == origin_;
-        uint64_t& applied = applied_[std::string(from)];
-        if (first <= applied)
+        StreamLedger::Verdict v = ledger_.next(id, from, first);
+        if (v.lost > 0) {
+            log_.write(LogLevel::error, "cluster: %llu events of %s were lost before entry %s (trimmed unread?)",
+                       static_cast<unsigned long long>(v.lost), from.c_str(), id);
+            if (from == origin_)
+                readmit(first);
+        }
+        if (!v.apply)
             continue;
+        bool mine = from == origin_;
         std::string_view rest(events->str, events->len);
         RoomEvent e;
         bool malformed = false;
-        for (uint64_t n = first; next_event(rest, e, malformed); n++) {
+        uint64_t n = first;
+        for (; next_event(rest, e, malformed); n++) {
             Member* arriving = nullptr;
             if (mine && e.kind == RoomEvent::Kind::arrival) {
                 auto it = arriving_.find(n);
@@ -408,10 +482,10 @@ void Cluster::deliver(const redisReply* entries)
                 }
             }
             room_.apply(e, arriving);
-            applied = n;
         }
+        if (n > first)
+            ledger_.applied(from, n - 1);
         if (malformed)
-            log_.write(LogLevel::warn, "cluster: entry %s from %s ends in bytes that are no event", last_id_.c_str(),
-                       origin->str);
+            log_.write(LogLevel::warn, "cluster: entry %s from %s ends in bytes that are no event", id, from.c_str());
     }
 }

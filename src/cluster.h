@@ -4,6 +4,7 @@
 
 #include "broadcaster.h"
 #include "log.h"
+#include "stream_ledger.h"
 
 #include <cstdint>
 #include <deque>
@@ -13,16 +14,18 @@
 #include <unordered_map>
 
 struct redisAsyncContext;
+struct redisReply;
 
 // The stream is the room's global order. Each loop iteration's events of this node go out
 // as one stream entry (a batch: one XADD, pipelined), and every node applies every entry,
-// its own included, in stream order as one XREAD brings them in. An arrival admits its
-// member only when it comes back, so a newcomer hears exactly what follows it in the order.
+// its own included, in stream order as XREAD brings them in. An arrival admits its member
+// only when it comes back, so a newcomer hears exactly what follows it in the order.
 //
-// Nothing accepted is lost across a lost link: batches stay in flight until Redis has
-// acknowledged them and are sent again after a reconnect; each carries this process's
-// origin and a sequence number, so a batch that had landed before the link broke is
-// applied once. Reading resumes after the last entry applied.
+// While Redis keeps its data nothing accepted is lost across a lost link: batches stay in
+// flight until Redis has acknowledged them and are sent again after a reconnect; each
+// carries this process's origin and the sequence number of its first event, so a batch
+// that had landed is applied once, and a gap in an origin's numbers is noticed. Input is
+// paused while the link is down or too much waits for Redis.
 class Cluster : public Relay {
 public:
     struct Settings {
@@ -30,18 +33,19 @@ public:
         std::string stream;  // the stream key
         size_t maxlen;       // XADD MAXLEN ~, in entries
         std::string node;    // this node's name (logs, and the origin of its entries)
-        double timeout;      // a link silent for this long is taken for lost
+        double timeout;      // a link silent, or an XADD unanswered, this long is taken for lost
     };
 
-    // on_link(up) runs whenever the link comes up or goes down.
-    Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room,
-            std::function<void(bool up)> on_link);
+    // on_change runs whenever readable() may have changed.
+    Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change);
     ~Cluster() override;
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
 
     void start();
     bool up() const { return up_; }
+    // Clients' input may be read: the link is up and not too much waits for Redis.
+    bool readable() const { return up_ && !backlogged_; }
     // Sends what was published since the last call as one entry.
     void flush();
     // Everything published has been acknowledged by Redis.
@@ -55,6 +59,7 @@ private:
     struct Batch {
         uint64_t first_seq;  // sequence number of its first event
         std::string events;  // append_event() encoding
+        double sent_at = 0;
     };
 
     static Cluster* answered(redisAsyncContext* c, void* reply, const char* command);
@@ -67,11 +72,15 @@ private:
     static void on_watchdog(struct ev_loop* loop, ev_timer* w, int revents);
 
     void connect();
-    void resume(const char* last_generated, const char* max_deleted, const char* first_entry);
+    void resume(const StreamLedger::StreamState& state);
+    void proven();
     void lost(const char* why);
-    void send(const Batch& b);
+    void send(Batch& b);
     void read_next();
-    void deliver(const struct redisReply* entries);
+    void deliver(const redisReply* entries);
+    void readmit(uint64_t below);
+    void check_backlog();
+    uint64_t first_unacknowledged() const;
     void heard() { last_heard_ = ev_now(loop_); }
 
     struct ev_loop* loop_;
@@ -79,7 +88,7 @@ private:
     std::string origin_;  // node name and incarnation: unique to this process
     Log& log_;
     Broadcaster& room_;
-    std::function<void(bool)> on_link_;
+    std::function<void()> on_change_;
     std::string host_;
     int port_ = 0;
 
@@ -87,17 +96,21 @@ private:
     redisAsyncContext* reader_ = nullptr;  // one XREAD BLOCK at a time
     int connected_ = 0;                    // of the two contexts
     bool up_ = false;
+    bool proven_ = false;         // up and shown to work: only then does the backoff reset
     bool outage_logged_ = false;  // one warning per outage, not one per retry
+    bool backlogged_ = false;
+    bool foreign_logged_ = false;
     ev_timer retry_;
     ev_timer watchdog_;
     double backoff_ = 0;
     double last_heard_ = 0;  // the last reply from Redis, or the start of connecting
+    double up_since_ = 0;
 
+    StreamLedger ledger_;
     uint64_t next_seq_ = 1;
     std::string outbox_;           // published, not sent: the next batch's events
     uint64_t outbox_seq_ = 0;      // its first event's sequence number
     std::deque<Batch> inflight_;   // sent, not acknowledged: sent again after a reconnect
+    size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back
-    std::string last_id_;          // the last stream entry applied; "" before first contact
-    std::unordered_map<std::string, uint64_t> applied_;  // by origin: last event seq applied
 };

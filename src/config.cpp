@@ -404,9 +404,10 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
             else
                 fail(key.source(), "unknown table or key \"" + std::string(key) + "\"");
         }
-        // A roster cut short still says how many it leaves out, in a line readers take.
-        if (c.roster && c.max_line_bytes < 64)
-            fail(root["room"]["roster"].node()->source(), "roster needs [client] max_line_bytes of at least 64");
+        // A roster (or /who) cut short still says how many it leaves out, in a line readers take.
+        if ((c.roster || c.commands) && c.max_line_bytes < 64)
+            fail(root["room"][c.roster ? "roster" : "commands"].node()->source(),
+                 "roster and commands need [client] max_line_bytes of at least 64");
         // Names, the roster and /who need to know the whole room, but a node knows only its
         // own members: across nodes they would be wrong, so they are refused.
         if (!c.cluster_redis.empty() && (c.names || c.roster || c.commands))

@@ -5,7 +5,8 @@
 
 #include <string>
 
-// Connects, reads the first line, and accepts it if it is "You are ...". Returns the
+// Connects, reads the first line, and accepts evchat's greeting: "You are ...", or
+// "Your name?" with [room] names. Returns the
 // process exit status (0 healthy, 1 not) and says why in message.
 int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message);
 

@@ -18,6 +18,27 @@ const char* log_level_name(LogLevel level);
 std::string format_log_line(double unix_time, LogLevel level, std::string_view message,
                             LogFormat format = LogFormat::text);
 
+// For events that come in storms (refusals): at most one line a second, carrying the
+// count of events since the last one. Owned by whoever logs the events.
+class LogThrottle {
+public:
+    // Counts an event at `now`; returns the count to report now, or 0 to stay quiet.
+    size_t count(double now)
+    {
+        unlogged_++;
+        if (now - last_ < 1.0)
+            return 0;
+        last_ = now;
+        size_t n = unlogged_;
+        unlogged_ = 0;
+        return n;
+    }
+
+private:
+    double last_ = -1e9;
+    size_t unlogged_ = 0;
+};
+
 class Log {
 public:
     explicit Log(LogLevel level = LogLevel::info, FILE* out = stderr) : level_(level), out_(out) {}

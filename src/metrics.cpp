@@ -136,7 +136,6 @@ bool parse_proc_stat(std::string_view stat, double ticks_per_second, double page
     if (fields.size() < 22)
         return false;
     auto field = [&](int n) { return strtod(fields[static_cast<size_t>(n - 3)].c_str(), nullptr); };
-    out.cpu_seconds = (field(14) + field(15)) / ticks_per_second;  // utime + stime
     out.start_time_seconds = boot_time >= 0 ? boot_time + field(22) / ticks_per_second : -1;
     out.virtual_bytes = field(23);
     out.resident_bytes = field(24) * page_size;
@@ -171,8 +170,8 @@ ProcessFigures read_process_figures()
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         p.max_fds = static_cast<double>(rl.rlim_cur);
-    // The same CPU time in microseconds rather than clock ticks: a short busy spell
-    // shows up at once instead of as 0 until it adds up to a tick.
+    // CPU time from getrusage, in microseconds, not from /proc's clock ticks: a short
+    // busy spell shows up at once instead of as 0 until it adds up to a tick.
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         p.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;

@@ -56,7 +56,7 @@ struct ProcessFigures {
     double start_time_seconds = -1;  // since the Unix epoch
 };
 
-// Fills cpu, memory and start time from the text of /proc/self/stat, given the clock
+// Fills memory and start time from the text of /proc/self/stat, given the clock
 // ticks per second, the page size and the boot time (btime of /proc/stat). False if the
 // text is not a stat line.
 bool parse_proc_stat(std::string_view stat, double ticks_per_second, double page_size, double boot_time,

@@ -3,13 +3,8 @@
 
 #include <algorithm>
 
-// A member on its way into the room is owed nothing yet: in a cluster its greeting goes
-// out once its arrival has come back through the global order, so that a client greeted
-// is a client in the room, as with one node.
 uint64_t OutputQueue::pending(const Broadcaster& room, const Member& m) const
 {
-    if (m.arriving)
-        return 0;
     uint64_t n = room.backlog(m);
     for (const Line& line : lines_)
         n += line.text.size();
@@ -18,8 +13,6 @@ uint64_t OutputQueue::pending(const Broadcaster& room, const Member& m) const
 
 size_t OutputQueue::fill(const RoomLog& log, const Member& m, iovec* iov, size_t max_iov) const
 {
-    if (m.arriving)
-        return 0;
     uint64_t pos = position(m);
     size_t used = 0;
     size_t i = 0;

@@ -32,24 +32,24 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
             loop_,
             Cluster::Settings{config_.cluster_redis, config_.cluster_stream, config_.cluster_maxlen,
                               config_.cluster_node, config_.cluster_timeout},
-            log_, room_, [this](bool up) { link_changed(up); });
+            log_, room_, [this] { input_changed(); });
         room_.set_relay(cluster_.get());
         cluster_->start();
     }
 }
 
-// Reading every client's input stops while the cluster's link is down, and starts again
-// when it is back.
-void Server::link_changed(bool up)
+// Reading every client's input stops while the cluster cannot take it (its link is down,
+// or too much waits for Redis), and starts again when it can; the cluster logs why.
+void Server::input_changed()
 {
-    log_.write(up ? LogLevel::info : LogLevel::warn, "cluster link %s: %s client input", up ? "up" : "down",
-               up ? "reading" : "pausing");
-    // Clients could not be heard while the link was down: that time is not theirs to be
-    // idle in (the idle timer does not fire meanwhile, see on_idle_timer).
-    if (up) {
+    bool open = input_open();
+    // Clients could not be heard meanwhile: that time is not theirs to be idle in (the
+    // idle timer does not fire while input is closed, see on_idle_timer).
+    if (open && !input_was_open_) {
         idle_.restart(ev_now(loop_));
         arm_idle_timer();
     }
+    input_was_open_ = open;
     for (auto& c : clients_)
         c->refresh();
 }
@@ -145,6 +145,11 @@ void Server::install_admin(const Config& next, std::unique_ptr<Admin> fresh)
 
 bool Server::reconfigure(const Config& next, std::string& err)
 {
+    // Listeners rebound now would admit clients into a room that is closing.
+    if (closing_) {
+        err = "shutting down";
+        return false;
+    }
     if (next.cluster_redis != config_.cluster_redis || next.cluster_stream != config_.cluster_stream ||
         next.cluster_node != config_.cluster_node || next.cluster_maxlen != config_.cluster_maxlen ||
         next.cluster_timeout != config_.cluster_timeout || next.reuse_port != config_.reuse_port) {
@@ -229,7 +234,7 @@ std::string Server::unhealthy_reason() const
         return "shutting down";
     if (listeners_.empty())
         return "not listening";
-    if (!input_open())
+    if (cluster_ && !cluster_->up())
         return "cluster link down";
     return "";
 }
@@ -277,16 +282,9 @@ bool Server::admit(int fd, const std::string& addr, const std::string& host)
     ::shutdown(fd, SHUT_WR);
     for (int i = 0; i < 4 && read(fd, read_buffer_.get(), read_buffer_size) > 0; i++) {
     }
-    // Refusals come in storms: one log line per second at most, with the count.
-    rejects_unlogged_++;
-    double now = ev_now(loop_);
-    if (now - last_reject_log_ >= 1.0) {
+    if (size_t n = refusals_.count(ev_now(loop_)))
         log_.write(LogLevel::warn, "refused %s: %.*s (%zu refused since the last report; %zu clients)",
-                   addr.c_str(), static_cast<int>(strlen(refusal) - 8), refusal + 7,
-                   rejects_unlogged_, clients_.size());
-        last_reject_log_ = now;
-        rejects_unlogged_ = 0;
-    }
+                   addr.c_str(), static_cast<int>(strlen(refusal) - 8), refusal + 7, n, clients_.size());
     return false;
 }
 

@@ -42,7 +42,7 @@ public:
     Log& log() { return log_; }
     Broadcaster& room() { return room_; }
     // Whether clients' input may be read: in a cluster, only while Redis is reachable.
-    bool input_open() const { return !cluster_ || cluster_->up(); }
+    bool input_open() const { return !cluster_ || cluster_->readable(); }
     Stats& stats() { return stats_; }
     char* read_buffer() { return read_buffer_.get(); }
     static constexpr size_t read_buffer_size = 64 * 1024;
@@ -66,7 +66,7 @@ private:
     void destroy_retired();
     void arm_idle_timer();
     void arm_summary_timer();
-    void link_changed(bool up);
+    void input_changed();
     bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
     void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
     std::string metrics_text();
@@ -89,6 +89,7 @@ private:
     std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap
     uint64_t flushed_end_ = 0;             // log end at the last flush pass
     bool closing_ = false;
+    bool input_was_open_ = false;  // in a cluster: whether input_open() was, when last asked
     IdleList idle_;
     ev_timer idle_timer_;
     ev_timer summary_timer_;
@@ -96,6 +97,5 @@ private:
     uint64_t summary_deliveries_ = 0;
     ev_prepare prepare_;
     ev_timer grace_;
-    double last_reject_log_ = 0;
-    size_t rejects_unlogged_ = 0;
+    LogThrottle refusals_;
 };

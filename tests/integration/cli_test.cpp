@@ -275,3 +275,31 @@ TEST_CASE("SIGTERM: shutdown_grace bounds the wait for a client that never reads
     S.read_until_eof(2 * kTimeout, &ended);
     CHECK(ended);
 }
+
+TEST_CASE("SIGHUP during the shutdown grace is refused: no listener comes back, no newcomer gets in")
+{
+    ServerOptions opts;
+    opts.config = "[server]\nshutdown_grace = 30.0\n[client]\noutput_hard_limit = \"64MiB\"\n";
+    auto srv = start_evchat(opts);
+    INFO("server output: " << srv->output_tail());
+    uint16_t port = srv->port();
+    Room room("127.0.0.1", port);
+    Conn& S = room.join(4096); // holds the server in its grace until it reads
+    Conn& P = room.join();
+    std::string text;
+    for (int i = 0; i < 60000; i++)
+        text += numbered(i, 80) + "\n";
+    REQUIRE(send_and_hear(P, text, 60000) == 60000);
+
+    srv->signal(SIGTERM);
+    REQUIRE(srv->wait_output("shutting down"));
+    srv->signal(SIGHUP);
+    CHECK(srv->wait_output("reload failed, keeping the running config: shutting down"));
+    CHECK(count_of(srv->output(), "listening on ") == 1);
+    CHECK_FALSE(Conn::connect("127.0.0.1", port, 0, 1.0));
+    bool ended = false;
+    S.read_until_eof(3 * kTimeout, &ended);  // reading lets the server finish
+    CHECK(ended);
+    CHECK(srv->wait_exit(2 * kTimeout));
+    CHECK(srv->exit_status() == 0);
+}

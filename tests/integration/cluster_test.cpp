@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace itest;
@@ -169,7 +171,7 @@ TEST_CASE("cluster: Redis killed and restarted: lines before, during and after r
     CHECK(pos(y.addr() + ": during y") < pos(y.addr() + ": after y"));
     // Redis came back without its data, and each node says so.
     for (auto& node : nodes)
-        CHECK_MESSAGE(node->output().find("Redis lost its data") != std::string::npos, node->output_tail());
+        CHECK_MESSAGE(node->output().find("is not the one this node read") != std::string::npos, node->output_tail());
     for (auto& node : nodes)
         stop_evchat(*node);
 }
@@ -264,6 +266,144 @@ TEST_CASE("cluster: a node that shuts down tells the other nodes its members lef
     CHECK(a->read_line() == kEof);
     CHECK(b->read_line() == a->addr() + " has left");
     stop_evchat(*nodes[1]);
+}
+
+TEST_CASE("cluster: a Redis that stops answering is taken for lost, and the link comes back")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(1, redis->port());
+    auto a = greeted(nodes[0]->port());
+    redis->signal(SIGSTOP);  // connections stay open; nothing answers
+    CHECK_MESSAGE(nodes[0]->wait_output("no reply for"), nodes[0]->output_tail());
+    redis->signal(SIGCONT);
+    REQUIRE_MESSAGE(nodes[0]->wait_output(" up, reading ", 2, 3 * kTimeout), nodes[0]->output_tail());
+    REQUIRE(a->send_all("after the stall\n"));
+    CHECK(a->read_line() == a->addr() + ": after the stall");
+    stop_evchat(*nodes[0]);
+}
+
+TEST_CASE("cluster: XADDs that Redis dropped unanswered are sent again, and heard once")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    auto nodes = start_nodes(2, port);
+    std::vector<std::unique_ptr<Conn>> clients;
+    clients.push_back(greeted(nodes[0]->port()));
+    clients.push_back(greeted(nodes[1]->port()));
+    REQUIRE(clients[0]->read_line() == clients[1]->addr() + " has arrived");
+    Conn& a = *clients[0];
+
+    // Redis takes the XADDs and holds them; killing the connections drops them unrun.
+    REQUIRE(redis_command(port, "CLIENT PAUSE 20000 WRITE") == "+OK");
+    REQUIRE(a.send_all("one\ntwo\nthree\n"));
+    double deadline = now() + kTimeout;
+    while (redis_command(port, "CLIENT LIST").find("cmd=xadd") == std::string::npos && now() < deadline)
+        usleep(10000);  // polling Redis for the held command, within a deadline
+    REQUIRE(redis_command(port, "CLIENT KILL TYPE normal").rfind(':', 0) == 0);  // the count killed
+    REQUIRE(redis_command(port, "CLIENT UNPAUSE") == "+OK");
+    auto heard = hear(clients, 3);
+    std::vector<std::string> expected{a.addr() + ": one", a.addr() + ": two", a.addr() + ": three"};
+    CHECK(heard[0] == expected);
+    CHECK(heard[1] == expected);
+    // Nothing more: a line said now is the next everyone hears.
+    REQUIRE(a.send_all("four\n"));
+    CHECK(hear(clients, 1)[1] == std::vector<std::string>{a.addr() + ": four"});
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a Redis that takes commands and answers none pauses input, and loses nothing")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    ServerOptions opts;
+    opts.config = "[cluster]\nredis = \"127.0.0.1:" + std::to_string(port) + "\"\ntimeout = 30.0\n";
+    auto node = start_evchat(opts);
+    REQUIRE(node->wait_output(" up, reading "));
+    auto a = greeted(node->port());
+
+    REQUIRE(redis_command(port, "CLIENT PAUSE 30000 WRITE") == "+OK");
+    const int n = 60000;  // 6 MB: more than the node lets wait for Redis
+    std::string text;
+    for (int i = 0; i < n; i++)
+        text += numbered(i, 99) + "\n";
+    size_t off = 0;
+    double deadline = now() + 2 * kTimeout;
+    while (node->output().find("pausing client input") == std::string::npos && now() < deadline) {
+        long k = a->send_some(text.data() + off, std::min<size_t>(text.size() - off, 65536));
+        REQUIRE(k >= 0);
+        off += static_cast<size_t>(k);
+        a->wait_readable(0.01);  // nothing comes back while Redis holds every XADD
+    }
+    REQUIRE_MESSAGE(node->output().find("pausing client input") != std::string::npos, node->output_tail());
+    CHECK(off < text.size());  // TCP holds the rest back
+    REQUIRE(redis_command(port, "CLIENT UNPAUSE") == "+OK");
+    int next = 0;
+    size_t heard = send_and_hear(*a, text.substr(off), n, 6 * kTimeout, [&](const std::string& line) {
+        CHECK(line == a->addr() + ": " + numbered(next++, 99));
+    });
+    CHECK(heard == static_cast<size_t>(n));
+    CHECK(node->wait_output("reading client input"));
+    stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a stream restored from an older copy replays nothing from before a node's start")
+{
+    if (!have_redis())
+        return;
+    char dir[] = "/tmp/evchat-itest-redis-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    std::vector<std::string> keep{"--dir", dir};
+    auto redis = start_redis(0, keep);
+    uint16_t port = redis->port();
+    {
+        auto old = start_nodes(1, port);
+        auto x = greeted(old[0]->port());
+        REQUIRE(x->send_all("ancient history\n"));
+        REQUIRE(x->read_line() == x->addr() + ": ancient history");
+        stop_evchat(*old[0]);
+    }
+    REQUIRE(redis_command(port, "SAVE") == "+OK");
+    auto nodes = start_nodes(1, port);
+    auto b = greeted(nodes[0]->port());
+    REQUIRE(b->send_all("before the restart\n"));
+    REQUIRE(b->read_line() == b->addr() + ": before the restart");
+
+    redis->signal(SIGKILL);
+    REQUIRE(redis->wait_exit());
+    redis = start_redis(port, keep);  // loads the older copy
+    REQUIRE_MESSAGE(nodes[0]->wait_output(" up, reading ", 2), nodes[0]->output_tail());
+    CHECK(nodes[0]->output().find("is not the one this node read") != std::string::npos);
+    REQUIRE(b->send_all("after the restart\n"));
+    CHECK(b->read_line() == b->addr() + ": after the restart");  // no replay before it
+    stop_evchat(*nodes[0]);
+    redis.reset();
+    std::string dump = std::string(dir) + "/dump.rdb";
+    unlink(dump.c_str());
+    rmdir(dir);
+}
+
+TEST_CASE("cluster: a newcomer never let in gets no greeting when the node shuts down")
+{
+    if (!have_redis())
+        return;
+    ServerOptions opts;
+    opts.config = cluster_config(free_port()) + "[server]\nshutdown_grace = 0.5\n";
+    auto node = start_evchat(opts);
+    REQUIRE(node->wait_output("retrying in"));
+    auto a = Conn::connect("127.0.0.1", node->port());
+    REQUIRE(a);
+    CHECK(a->read_line(0.3) == kTimedOut);
+    node->signal(SIGTERM);
+    CHECK(a->read_line() == kEof);  // not "You are ...": it was never in the room
+    REQUIRE(node->wait_exit());
+    CHECK(node->exit_status() == 0);
 }
 
 TEST_CASE("cluster: config errors")

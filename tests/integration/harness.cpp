@@ -785,7 +785,7 @@ std::string redis_bin()
     return "";
 }
 
-std::unique_ptr<Server> start_redis(uint16_t port)
+std::unique_ptr<Server> start_redis(uint16_t port, const std::vector<std::string>& extra)
 {
     std::string bin = redis_bin();
     if (bin.empty())
@@ -793,8 +793,11 @@ std::unique_ptr<Server> start_redis(uint16_t port)
     // A port picked free can be taken before redis binds it: then try another.
     for (int attempt = 0; attempt < 5; attempt++) {
         uint16_t p = port ? port : free_port();
-        std::unique_ptr<Server> s(new Server({bin, "--port", std::to_string(p), "--bind", "127.0.0.1", "--save", "",
-                                              "--appendonly", "no", "--daemonize", "no"}));
+        std::vector<std::string> argv{bin,          "--port",       std::to_string(p), "--bind", "127.0.0.1",
+                                      "--save",     "",             "--appendonly",    "no",     "--daemonize",
+                                      "no"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        std::unique_ptr<Server> s(new Server(argv));
         if (s->wait_output("Ready to accept connections")) {
             s->endpoints.push_back({"127.0.0.1", p});
             return s;
@@ -804,6 +807,33 @@ std::unique_ptr<Server> start_redis(uint16_t port)
     }
     FAIL("redis-server did not start");
     return nullptr;
+}
+
+std::string redis_command(uint16_t port, const std::string& command)
+{
+    auto c = Conn::connect("127.0.0.1", port);
+    REQUIRE_MESSAGE(c, "connect to redis on " << port);
+    REQUIRE(c->send_all(command + "\r\n"));
+    auto next = [&] {
+        std::string line = c->read_line();
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        return line;
+    };
+    std::string line = next();
+    if (line.empty() || line[0] != '$' || line == "$-1")
+        return line;
+    size_t len = std::stoul(line.substr(1));
+    std::string bulk;  // its text may hold lines of its own
+    while (bulk.size() < len && !c->ended()) {
+        std::string more = c->read_line();
+        if (is_mark(more))
+            break;
+        bulk += more + "\n";
+    }
+    if (bulk.size() > len)
+        bulk.resize(len);
+    return bulk;
 }
 
 std::unique_ptr<Server> start_gochat()

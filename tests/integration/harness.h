@@ -161,9 +161,13 @@ std::unique_ptr<Server> start_gochat();
 uint16_t free_port();
 // redis-server's path, or "" if it is not installed.
 std::string redis_bin();
-// Starts redis-server on 127.0.0.1:port (0: a free one) with persistence off and waits
-// until it accepts connections; nullptr if redis-server is not installed.
-std::unique_ptr<Server> start_redis(uint16_t port = 0);
+// Starts redis-server on 127.0.0.1:port (0: a free one) with persistence off (extra
+// arguments come after, e.g. "--dir", DIR) and waits until it accepts connections;
+// nullptr if redis-server is not installed.
+std::unique_ptr<Server> start_redis(uint16_t port = 0, const std::vector<std::string>& extra = {});
+// Sends one command to the Redis at port (inline form, "CLIENT PAUSE 100") and returns
+// its reply without the CRLF: the status, error or integer line, or a bulk string's text.
+std::string redis_command(uint16_t port, const std::string& command);
 
 // Runs a program to completion, capturing stdout and stderr.
 struct RunResult {

@@ -25,3 +25,14 @@ TEST_CASE("json lines escape the message")
     CHECK(format_log_line(0, LogLevel::info, "say \"hi\"\\\n\x01", LogFormat::json) ==
           "{\"time\":\"1970-01-01T00:00:00.000Z\",\"level\":\"info\",\"msg\":\"say \\\"hi\\\"\\\\\\u000a\\u0001\"}\n");
 }
+
+TEST_CASE("a throttled log speaks at most once a second, with the count since it last did")
+{
+    LogThrottle t;
+    CHECK(t.count(10.0) == 1);
+    CHECK(t.count(10.2) == 0);
+    CHECK(t.count(10.9) == 0);
+    CHECK(t.count(11.0) == 3);
+    CHECK(t.count(11.5) == 0);
+    CHECK(t.count(20.0) == 2);
+}
