@@ -47,6 +47,24 @@ std::unique_ptr<Conn> greeted(uint16_t port)
     return c;
 }
 
+// A Redis, two nodes on it, and a member on each; the first has heard the second arrive.
+struct TwoNodes {
+    std::unique_ptr<Server> redis;
+    std::vector<std::unique_ptr<Server>> nodes;
+    std::vector<std::unique_ptr<Conn>> clients;
+};
+
+TwoNodes two_nodes()
+{
+    TwoNodes t;
+    t.redis = start_redis();
+    t.nodes = start_nodes(2, t.redis->port());
+    t.clients.push_back(greeted(t.nodes[0]->port()));
+    t.clients.push_back(greeted(t.nodes[1]->port()));
+    REQUIRE(t.clients[0]->read_line() == t.clients[1]->addr() + " has arrived");
+    return t;
+}
+
 bool have_redis()
 {
     if (!redis_bin().empty())
@@ -132,13 +150,8 @@ TEST_CASE("cluster: Redis killed and restarted: lines before, during and after r
 {
     if (!have_redis())
         return;
-    auto redis = start_redis();
+    auto [redis, nodes, clients] = two_nodes();
     uint16_t port = redis->port();
-    auto nodes = start_nodes(2, port);
-    std::vector<std::unique_ptr<Conn>> clients;
-    clients.push_back(greeted(nodes[0]->port()));
-    clients.push_back(greeted(nodes[1]->port()));
-    REQUIRE(clients[0]->read_line() == clients[1]->addr() + " has arrived");
     Conn& x = *clients[0];
     Conn& y = *clients[1];
 
@@ -254,17 +267,15 @@ TEST_CASE("cluster: a node that shuts down tells the other nodes its members lef
 {
     if (!have_redis())
         return;
-    auto redis = start_redis();
-    auto nodes = start_nodes(2, redis->port());
-    auto a = greeted(nodes[0]->port());
-    auto b = greeted(nodes[1]->port());
-    REQUIRE(a->read_line() == b->addr() + " has arrived");
+    auto [redis, nodes, clients] = two_nodes();
+    Conn& a = *clients[0];
+    Conn& b = *clients[1];
 
     nodes[0]->signal(SIGTERM);
     REQUIRE(nodes[0]->wait_exit());
     CHECK(nodes[0]->exit_status() == 0);
-    CHECK(a->read_line() == kEof);
-    CHECK(b->read_line() == a->addr() + " has left");
+    CHECK(a.read_line() == kEof);
+    CHECK(b.read_line() == a.addr() + " has left");
     stop_evchat(*nodes[1]);
 }
 
@@ -288,13 +299,8 @@ TEST_CASE("cluster: XADDs that Redis dropped unanswered are sent again, and hear
 {
     if (!have_redis())
         return;
-    auto redis = start_redis();
+    auto [redis, nodes, clients] = two_nodes();
     uint16_t port = redis->port();
-    auto nodes = start_nodes(2, port);
-    std::vector<std::unique_ptr<Conn>> clients;
-    clients.push_back(greeted(nodes[0]->port()));
-    clients.push_back(greeted(nodes[1]->port()));
-    REQUIRE(clients[0]->read_line() == clients[1]->addr() + " has arrived");
     Conn& a = *clients[0];
 
     // Redis takes the XADDs and holds them; killing the connections drops them unrun.
