@@ -48,8 +48,20 @@ Client::~Client()
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_stop(server_.loop(), &throttle_timer_);
     server_.forget_idle(idle_);
+    if (claim)
+        server_.forget_claim(*this);
+    give_back_name();
     server_.room().release(member_);
     close(fd_);
+}
+
+// A name held across the nodes is free for others once this client is out of the room.
+void Client::give_back_name()
+{
+    if (!holds_name_)
+        return;
+    holds_name_ = false;
+    server_.release_name(member_.name);
 }
 
 void Client::join()
@@ -87,6 +99,7 @@ void Client::greet_if_admitted(std::string roster)
         out_.push(std::move(roster), 0);
     state_ = State::member;
     server_.log().write(LogLevel::debug, "%s arrived", member_.name.c_str());
+    resume_input();
 }
 
 // A private line, after everything the room has said so far.
@@ -102,12 +115,50 @@ void Client::choose_name(std::string_view name)
         reply("error: invalid name\nYour name?\n");
     } else if (server_.room().has_member_named(name)) {
         reply("error: name taken\nYour name?\n");
+    } else if (server_.names_across_nodes()) {
+        claiming_ = true;  // input waits for the answer (named())
+        server_.claim_name(*this, std::string(name));
+        update_interest();
     } else {
-        server_.log().write(LogLevel::info, "%s is named %.*s", member_.name.c_str(),
-                            static_cast<int>(name.size()), name.data());
-        member_.name = name;
-        enter();
+        take_name(name);
     }
+}
+
+void Client::take_name(std::string_view name)
+{
+    server_.log().write(LogLevel::info, "%s is named %.*s", member_.name.c_str(), static_cast<int>(name.size()),
+                        name.data());
+    member_.name = name;
+    enter();
+}
+
+void Client::named(const std::string& name, bool ok)
+{
+    claiming_ = false;
+    if (state_ != State::naming) {  // it went meanwhile
+        if (ok)
+            server_.release_name(name);
+        return;
+    }
+    if (ok) {
+        holds_name_ = true;
+        take_name(name);
+    } else {
+        reply("error: name taken\nYour name?\n");
+    }
+    resume_input();
+    update_interest();
+}
+
+// Input held back while the client could not take it (a name being claimed, an arrival
+// on its way) is framed once it can. Never from inside the framer: held_ is empty there.
+void Client::resume_input()
+{
+    if (held_.empty() || throttled_ || claiming_ || !(state_ == State::naming || state_ == State::member))
+        return;
+    std::string input;
+    input.swap(held_);
+    frame_input(input.data(), input.size());
 }
 
 void Client::rename(std::string_view name)
@@ -134,7 +185,7 @@ bool Client::take_line(std::string_view line)
     Broadcaster& room = server_.room();
     if (state_ == State::naming) {
         choose_name(line);
-        return true;
+        return !claiming_;
     }
     if (!server_.config().commands) {
         room.say(member_, line);
@@ -284,6 +335,8 @@ void Client::frame_input(const char* data, size_t n)
     }
     std::string rest(data + used, n - used);  // data may point into held_
     held_.swap(rest);
+    if (claiming_ || state_ == State::arriving)
+        return;  // the rest waits: resume_input()
     throttle_if_flooding();
 }
 
@@ -339,6 +392,7 @@ void Client::leave_room(LeaveReason reason)
 {
     if (!server_.room().present(member_))
         return;
+    give_back_name();
     server_.room().leave(member_);
     server_.stats().count_leave(reason);
     server_.log().write(LogLevel::debug, "%s left (%s)", member_.name.c_str(), leave_reason_name(reason));
@@ -371,6 +425,7 @@ void Client::close_for_shutdown()
     if (!talking())
         return;
     server_.forget_idle(idle_);
+    give_back_name();  // before the leave: once Redis has that, the node may exit
     if (server_.room().present(member_))
         server_.room().close(member_);
     state_ = State::leaving;
@@ -524,7 +579,7 @@ void Client::update_interest()
     struct ev_loop* loop = server_.loop();
     bool want_read = false;
     if (talking())
-        want_read = !input_ended_ && !throttled_ && pending() <= server_.config().output_soft_limit &&
+        want_read = !input_ended_ && !throttled_ && !claiming_ && pending() <= server_.config().output_soft_limit &&
                     (state_ == State::naming || member_.in_room) && server_.input_open();
     else if (state_ == State::leaving)
         want_read = !input_ended_;

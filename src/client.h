@@ -39,6 +39,8 @@ public:
     void reconfigure();
     // Something outside this client changed whether it may be read (the cluster link).
     void refresh() { update_interest(); }
+    // The answer to its claim of name across the nodes (Server::claim_name).
+    void named(const std::string& name, bool ok);
 
     const std::string& name() const { return member_.name; }
     // Bytes owed to this client (its output backlog).
@@ -49,6 +51,7 @@ public:
     // The server's bookkeeping: where this client sits in its lists.
     size_t slot = 0;
     bool scheduled = false;
+    uint64_t claim = 0;  // a name claimed across the nodes, not yet answered
 
 private:
     //   naming --(a free name)--> arriving         ([room] names; otherwise a client starts arriving)
@@ -67,6 +70,9 @@ private:
     void greet_if_admitted(std::string roster = {});
     void reply(std::string text);
     void choose_name(std::string_view name);
+    void take_name(std::string_view name);
+    void give_back_name();
+    void resume_input();
     void rename(std::string_view name);
     bool take_line(std::string_view line);
     void read_input();
@@ -88,6 +94,8 @@ private:
     bool write_blocked_ = false;  // the socket took less than offered: wait for EV_WRITE
     bool shut_write_ = false;
     bool throttled_ = false;      // over a flood-control rate: input waits for the timer
+    bool claiming_ = false;       // its name is being claimed across the nodes: input waits
+    bool holds_name_ = false;     // a name claimed across the nodes, to give back
     double flooding_since_ = 0;   // start of the current run of throttling, or 0
     std::string host_;
     Member member_;

@@ -35,6 +35,20 @@ constexpr size_t batch_limit = 64 * 1024;
 // commands but does not answer them (CLIENT PAUSE, a failover) must not grow the node.
 constexpr size_t backlog_high = 4 << 20;
 constexpr size_t backlog_low = 1 << 20;
+// How long a name stays reserved for a node that stopped renewing it (one that died);
+// it is renewed every third of that.
+constexpr double name_lease = 30.0;
+constexpr const char* name_lease_ms = "30000";  // the same, as Redis's PX wants it
+
+// Deletes a name's key only if this node (ARGV[1]) holds it.
+constexpr const char* release_script =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+// Renews this node's names, takes back those whose keys are gone (a Redis that lost its
+// data), and counts those another node holds now (a lease that ran out while away).
+constexpr const char* renew_script =
+    "local n = 0 for _, k in ipairs(KEYS) do local v = redis.call('get', k) "
+    "if not v then redis.call('set', k, ARGV[1], 'px', ARGV[2]) "
+    "elseif v == ARGV[1] then redis.call('pexpire', k, ARGV[2]) else n = n + 1 end end return n";
 
 std::string default_node_name()
 {
@@ -73,8 +87,10 @@ const redisReply* field(const redisReply* fields, const char* name)
 
 }  // namespace
 
-Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change)
-    : loop_(loop), settings_(std::move(settings)), log_(log), room_(room), on_change_(std::move(on_change))
+Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change,
+                 Claimed on_claimed)
+    : loop_(loop), settings_(std::move(settings)), log_(log), room_(room), on_change_(std::move(on_change)),
+      on_claimed_(std::move(on_claimed))
 {
     if (settings_.node.empty())
         settings_.node = default_node_name();
@@ -239,6 +255,15 @@ void Cluster::resume(const StreamLedger::StreamState& state)
     for (Batch& b : inflight_)
         send(b);
     flush();
+    // Releases before claims: a name let go and claimed again comes out held.
+    for (const std::string& name : releases_waiting_)
+        send_release(name);
+    releases_waiting_.clear();
+    for (; !claims_waiting_.empty(); claims_waiting_.pop_front()) {
+        send_claim(claims_waiting_.front().name);
+        claims_inflight_.push_back(std::move(claims_waiting_.front()));
+    }
+    renew_names();
     read_next();
     on_change_();
 }
@@ -270,6 +295,11 @@ void Cluster::lost(const char* why)
     bool was_up = up_;
     up_ = false;
     connected_ = 0;
+    // Claims sent and not answered are asked again after the reconnect, first.
+    while (!claims_inflight_.empty()) {
+        claims_waiting_.push_front(std::move(claims_inflight_.back()));
+        claims_inflight_.pop_back();
+    }
     for (redisAsyncContext** slot : {&writer_, &reader_})
         if (*slot) {
             (*slot)->data = nullptr;
@@ -313,6 +343,8 @@ void Cluster::on_watchdog(struct ev_loop* loop, ev_timer* w, int)
     }
     if (self->up_ && now - self->up_since_ >= timeout)
         self->proven();
+    if (self->up_ && now - self->renewed_at_ >= name_lease / 3)
+        self->renew_names();
 }
 
 void Cluster::publish(const RoomEvent& e, Member* arriving)
@@ -386,6 +418,85 @@ void Cluster::check_backlog()
     log_.write(backlogged_ ? LogLevel::warn : LogLevel::info, "cluster: %zu bytes wait for redis %s: %s client input",
                waiting, settings_.redis.c_str(), backlogged_ ? "pausing" : "reading");
     on_change_();
+}
+
+void Cluster::claim(uint64_t id, const std::string& name)
+{
+    if (!up_) {
+        claims_waiting_.push_back({id, name});
+        return;
+    }
+    send_claim(name);
+    claims_inflight_.push_back({id, name});
+}
+
+void Cluster::send_claim(const std::string& name)
+{
+    std::string key = name_key(name);
+    const char* argv[] = {"SET", key.c_str(), origin_.c_str(), "NX", "PX", name_lease_ms};
+    redisAsyncCommandArgv(writer_, on_claim, nullptr, 6, argv, nullptr);
+}
+
+void Cluster::on_claim(redisAsyncContext* c, void* r, void*)
+{
+    Cluster* self = answered(c, r, "SET NX");
+    if (!self)
+        return;
+    assert(!self->claims_inflight_.empty());
+    Claim claim = std::move(self->claims_inflight_.front());
+    self->claims_inflight_.pop_front();
+    bool ok = static_cast<redisReply*>(r)->type == REDIS_REPLY_STATUS;  // "OK"; nil when taken
+    if (ok)
+        self->names_.insert(claim.name);
+    self->on_claimed_(claim.id, claim.name, ok);
+}
+
+void Cluster::release(const std::string& name)
+{
+    names_.erase(name);
+    if (up_)
+        send_release(name);
+    else
+        releases_waiting_.push_back(name);
+}
+
+void Cluster::send_release(const std::string& name)
+{
+    std::string key = name_key(name);
+    const char* argv[] = {"EVAL", release_script, "1", key.c_str(), origin_.c_str()};
+    redisAsyncCommandArgv(writer_, nullptr, nullptr, 5, argv, nullptr);
+}
+
+// All of this node's names in one script, however many: one command every few seconds.
+void Cluster::renew_names()
+{
+    renewed_at_ = ev_now(loop_);
+    if (names_.empty())
+        return;
+    std::vector<std::string> keys;
+    keys.reserve(names_.size());
+    for (const std::string& name : names_)
+        keys.push_back(name_key(name));
+    std::string count = std::to_string(keys.size());
+    std::vector<const char*> argv{"EVAL", renew_script, count.c_str()};
+    for (const std::string& k : keys)
+        argv.push_back(k.c_str());
+    argv.push_back(origin_.c_str());
+    argv.push_back(name_lease_ms);
+    redisAsyncCommandArgv(writer_, on_renewed, nullptr, static_cast<int>(argv.size()), argv.data(), nullptr);
+}
+
+void Cluster::on_renewed(redisAsyncContext* c, void* r, void*)
+{
+    Cluster* self = answered(c, r, "EVAL (renewing names)");
+    if (!self)
+        return;
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        self->log_.write(LogLevel::warn,
+                         "cluster: %lld names of this node's members are held by another node now (the lease "
+                         "ran out while Redis was away): the room has two members of each name",
+                         reply->integer);
 }
 
 uint64_t Cluster::first_unacknowledged() const

@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 struct redisAsyncContext;
 struct redisReply;
@@ -36,8 +38,10 @@ public:
         double timeout;      // a link silent, or an XADD unanswered, this long is taken for lost
     };
 
-    // on_change runs whenever readable() may have changed.
-    Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change);
+    // on_change runs whenever readable() may have changed; on_claimed answers claim().
+    using Claimed = std::function<void(uint64_t id, const std::string& name, bool ok)>;
+    Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change,
+            Claimed on_claimed);
     ~Cluster() override;
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
@@ -54,6 +58,13 @@ public:
     void publish(const RoomEvent& e, Member* arriving) override;
     void forget(Member& m) override;
 
+    // Names ([room] names) are unique across the nodes: each is a Redis key that this node
+    // holds while one of its members has the name, under a lease it renews, so that the
+    // names of a node that dies are free again within the lease. claim() is answered
+    // through on_claimed, later (when Redis is away, once it is back).
+    void claim(uint64_t id, const std::string& name);
+    void release(const std::string& name);
+
 private:
     // Events of one loop iteration, on their way to the stream.
     struct Batch {
@@ -67,6 +78,8 @@ private:
     static void on_disconnect(const redisAsyncContext* c, int status);
     static void on_info(redisAsyncContext* c, void* reply, void* privdata);
     static void on_added(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_claim(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_renewed(redisAsyncContext* c, void* reply, void* privdata);
     static void on_read(redisAsyncContext* c, void* reply, void* privdata);
     static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_watchdog(struct ev_loop* loop, ev_timer* w, int revents);
@@ -80,6 +93,10 @@ private:
     void deliver(const redisReply* entries);
     void readmit(uint64_t below);
     void check_backlog();
+    void send_claim(const std::string& name);
+    void send_release(const std::string& name);
+    void renew_names();
+    std::string name_key(const std::string& name) const { return settings_.stream + ":name:" + name; }
     uint64_t first_unacknowledged() const;
     void heard() { last_heard_ = ev_now(loop_); }
 
@@ -89,6 +106,7 @@ private:
     Log& log_;
     Broadcaster& room_;
     std::function<void()> on_change_;
+    Claimed on_claimed_;
     std::string host_;
     int port_ = 0;
 
@@ -113,4 +131,14 @@ private:
     std::deque<Batch> inflight_;   // sent, not acknowledged: sent again after a reconnect
     size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back
+
+    struct Claim {
+        uint64_t id;
+        std::string name;
+    };
+    std::deque<Claim> claims_waiting_;   // not sent: the link was down
+    std::deque<Claim> claims_inflight_;  // sent, not answered (answers come in order)
+    std::vector<std::string> releases_waiting_;
+    std::unordered_set<std::string> names_;  // held for this node's members
+    double renewed_at_ = 0;
 };

@@ -408,11 +408,11 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
         if ((c.roster || c.commands) && c.max_line_bytes < 64)
             fail(root["room"][c.roster ? "roster" : "commands"].node()->source(),
                  "roster and commands need [client] max_line_bytes of at least 64");
-        // Names, the roster and /who need to know the whole room, but a node knows only its
-        // own members: across nodes they would be wrong, so they are refused.
-        if (!c.cluster_redis.empty() && (c.names || c.roster || c.commands))
-            fail(root["cluster"].node()->source(),
-                 "[room] names, roster and commands do not work with [cluster] yet");
+        // The roster and the commands (/who, /nick) need to know the whole room, but a node
+        // knows only its own members: across nodes they would be wrong, so they are refused.
+        // Names are claimed in Redis, and work.
+        if (!c.cluster_redis.empty() && (c.roster || c.commands))
+            fail(root["cluster"].node()->source(), "[room] roster and commands do not work with [cluster] yet");
     } catch (const toml::parse_error& e) {
         return position(source, e.source()) + std::string(e.description());
     } catch (const Invalid& e) {

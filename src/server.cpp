@@ -32,7 +32,8 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
             loop_,
             Cluster::Settings{config_.cluster_redis, config_.cluster_stream, config_.cluster_maxlen,
                               config_.cluster_node, config_.cluster_timeout},
-            log_, room_, [this] { input_changed(); });
+            log_, room_, [this] { input_changed(); },
+            [this](uint64_t id, const std::string& name, bool ok) { name_claimed(id, name, ok); });
         room_.set_relay(cluster_.get());
         cluster_->start();
     }
@@ -237,6 +238,39 @@ std::string Server::unhealthy_reason() const
     if (cluster_ && !cluster_->up())
         return "cluster link down";
     return "";
+}
+
+void Server::claim_name(Client& c, const std::string& name)
+{
+    assert(cluster_ && c.claim == 0);
+    c.claim = next_claim_++;
+    claims_[c.claim] = &c;
+    cluster_->claim(c.claim, name);
+}
+
+void Server::forget_claim(Client& c)
+{
+    claims_.erase(c.claim);
+    c.claim = 0;
+}
+
+void Server::release_name(const std::string& name)
+{
+    cluster_->release(name);
+}
+
+// The answer may come for a client that is gone: a name it got is given back at once.
+void Server::name_claimed(uint64_t id, const std::string& name, bool ok)
+{
+    auto it = claims_.find(id);
+    if (it == claims_.end()) {
+        if (ok)
+            cluster_->release(name);
+        return;
+    }
+    Client& c = *it->second;
+    forget_claim(c);
+    c.named(name, ok);
 }
 
 void Server::accept_client(int fd, const sockaddr* peer)

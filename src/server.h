@@ -50,6 +50,12 @@ public:
     void schedule_flush(Client& c);
     // c is finished: it is destroyed after the current callback, never inside it.
     void retire(Client& c);
+    // In a cluster, names are claimed across the nodes: c hears the answer in
+    // Client::named(). Alone, the room's own members are all there is to ask.
+    bool names_across_nodes() const { return cluster_ != nullptr; }
+    void claim_name(Client& c, const std::string& name);
+    void forget_claim(Client& c);
+    void release_name(const std::string& name);
     // c's input arrived now (e empty: c no longer counts for the idle timeout).
     void touch_idle(IdleEntry& e);
     void forget_idle(IdleEntry& e);
@@ -67,6 +73,7 @@ private:
     void arm_idle_timer();
     void arm_summary_timer();
     void input_changed();
+    void name_claimed(uint64_t id, const std::string& name, bool ok);
     bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
     void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
     std::string metrics_text();
@@ -85,6 +92,8 @@ private:
     std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
     std::unordered_map<std::string, size_t> clients_per_host_;
     std::vector<Client*> scheduled_;
+    std::unordered_map<uint64_t, Client*> claims_;  // names asked of the cluster, by claim id
+    uint64_t next_claim_ = 1;
     std::vector<Client*> retired_;
     std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap
     uint64_t flushed_end_ = 0;             // log end at the last flush pass

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -106,13 +107,13 @@ TEST_CASE("cluster: the seed's session across two nodes is the book's")
         stop_evchat(*n);
 }
 
-TEST_CASE("cluster: 30 clients over 3 nodes hear every line once, in one global order")
+TEST_CASE("cluster: 50 clients over 3 nodes hear every line once, in one global order")
 {
     if (!have_redis())
         return;
     auto redis = start_redis();
     auto nodes = start_nodes(3, redis->port());
-    const size_t n = 30, k = 20;
+    const size_t n = 50, k = 20;
     std::vector<std::unique_ptr<Conn>> clients;
     for (size_t i = 0; i < n; i++)
         clients.push_back(greeted(nodes[i % 3]->port()));
@@ -121,26 +122,30 @@ TEST_CASE("cluster: 30 clients over 3 nodes hear every line once, in one global 
         for (size_t j = i + 1; j < n; j++)
             REQUIRE(clients[i]->read_line() == clients[j]->addr() + " has arrived");
 
+    // Each line names its sender's index: connections to different nodes' ports may share
+    // a local port, and so an ADDR, which then cannot tell two senders apart.
     for (size_t i = 0; i < n; i++) {
         std::string lines;
         for (size_t seq = 0; seq < k; seq++)
-            lines += "line " + std::to_string(seq) + "\n";
+            lines += "line " + std::to_string(i) + " " + std::to_string(seq) + "\n";
         REQUIRE(clients[i]->send_all(lines));
     }
     auto heard = hear(clients, n * k);
     for (size_t i = 0; i < n; i++) {
         CAPTURE(i);
         CHECK(heard[i] == heard[0]);  // one global order
-        std::map<std::string, size_t> next;  // per sender: the seq it must say next
+        std::vector<size_t> next(n);  // per sender: the seq it must say next
         for (const std::string& line : heard[i]) {
             size_t colon = line.find(": line ");
             REQUIRE(colon != std::string::npos);
-            std::string sender = line.substr(0, colon);
-            CHECK(line.substr(colon + 7) == std::to_string(next[sender]++));
+            size_t sender = 0, seq = 0;
+            REQUIRE(sscanf(line.c_str() + colon + 7, "%zu %zu", &sender, &seq) == 2);
+            REQUIRE(sender < n);
+            CHECK(line.substr(0, colon) == clients[sender]->addr());
+            CHECK(seq == next[sender]++);
         }
-        CHECK(next.size() == n);
-        for (auto& [sender, count] : next)
-            CHECK(count == k);
+        for (size_t sender = 0; sender < n; sender++)
+            CHECK(next[sender] == k);
     }
     for (auto& node : nodes)
         stop_evchat(*node);
@@ -412,6 +417,51 @@ TEST_CASE("cluster: a newcomer never let in gets no greeting when the node shuts
     CHECK(node->exit_status() == 0);
 }
 
+TEST_CASE("cluster: a name is unique across the nodes, and free again once its holder leaves")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    std::vector<std::unique_ptr<Server>> nodes;
+    for (int i = 0; i < 2; i++) {
+        ServerOptions opts;
+        opts.config = cluster_config(redis->port()) + "[room]\nnames = true\n";
+        nodes.push_back(start_evchat(opts));
+        REQUIRE(nodes.back()->wait_output(" up, reading "));
+    }
+    auto ask = [](Conn& c, const std::string& name) {
+        REQUIRE(c.send_all(name + "\n"));
+        return c.read_line();
+    };
+    auto alice = Conn::connect("127.0.0.1", nodes[0]->port());
+    REQUIRE(alice);
+    REQUIRE(alice->read_line() == "Your name?");
+    CHECK(ask(*alice, "alice") == "You are alice");
+
+    // On the other node: the name is taken there too; another one is not.
+    auto other = Conn::connect("127.0.0.1", nodes[1]->port());
+    REQUIRE(other);
+    REQUIRE(other->read_line() == "Your name?");
+    CHECK(ask(*other, "alice") == "error: name taken");
+    CHECK(other->read_line() == "Your name?");
+    // A name and a line in one write: the line waits for the name's answer, then is said.
+    CHECK(ask(*other, "bob\nhello from bob") == "You are bob");
+    CHECK(alice->read_line() == "bob has arrived");
+    CHECK(alice->read_line() == "bob: hello from bob");
+    CHECK(other->read_line() == "bob: hello from bob");
+
+    alice->close();
+    CHECK(other->read_line() == "alice has left");
+    auto again = Conn::connect("127.0.0.1", nodes[1]->port());
+    REQUIRE(again);
+    REQUIRE(again->read_line() == "Your name?");
+    CHECK(ask(*again, "alice") == "You are alice");
+    CHECK(other->read_line() == "alice has arrived");
+    CHECK(nodes[0]->output().find("is named alice") != std::string::npos);
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
 TEST_CASE("cluster: config errors")
 {
     auto check = [](const std::string& text, const std::string& error) {
@@ -423,6 +473,7 @@ TEST_CASE("cluster: config errors")
     };
     check("[cluster]\nstream = \"room\"\n", "[cluster] needs redis");
     check("[cluster]\nredis = \"redis.example:6379\"\n", "redis must be");
-    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\nnames = true\n", "do not work with [cluster]");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\nroster = true\n", "do not work with [cluster]");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\ncommands = true\n", "do not work with [cluster]");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 0\n", "timeout must be between");
 }
