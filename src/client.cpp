@@ -48,8 +48,8 @@ Client::~Client()
     ev_timer_stop(server_.loop(), &timer_);
     ev_timer_stop(server_.loop(), &throttle_timer_);
     server_.forget_idle(idle_);
-    if (claim)
-        server_.forget_claim(*this);
+    if (claiming_)
+        server_.cancel_claim(*this);
     give_back_name();
     server_.room().release(member_);
     close(fd_);
@@ -61,7 +61,7 @@ void Client::give_back_name()
     if (!holds_name_)
         return;
     holds_name_ = false;
-    server_.release_name(member_.name);
+    server_.release_name(*this);
 }
 
 void Client::join()
@@ -137,7 +137,7 @@ void Client::named(const std::string& name, bool ok)
     claiming_ = false;
     if (state_ != State::naming) {  // it went meanwhile
         if (ok)
-            server_.release_name(name);
+            server_.release_name(*this);
         return;
     }
     if (ok) {
@@ -164,6 +164,7 @@ void Client::resume_input()
 void Client::rename(std::string_view name)
 {
     Broadcaster& room = server_.room();
+    assert(!server_.names_across_nodes());  // the config refuses commands with [cluster]: no claim here
     if (!server_.config().names) {
         reply("error: /nick needs names ([room] names = true)\n");
     } else if (!is_valid_name(name)) {
@@ -425,7 +426,7 @@ void Client::close_for_shutdown()
     if (!talking())
         return;
     server_.forget_idle(idle_);
-    give_back_name();  // before the leave: once Redis has that, the node may exit
+    give_back_name();  // goes out after the leave; the node exits once Redis has answered both
     if (server_.room().present(member_))
         server_.room().close(member_);
     state_ = State::leaving;

@@ -51,7 +51,7 @@ public:
     // The server's bookkeeping: where this client sits in its lists.
     size_t slot = 0;
     bool scheduled = false;
-    uint64_t claim = 0;  // a name claimed across the nodes, not yet answered
+    uint64_t claim = 0;  // its latest claim of a name across the nodes (Server::claim_name)
 
 private:
     //   naming --(a free name)--> arriving         ([room] names; otherwise a client starts arriving)

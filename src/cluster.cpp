@@ -40,15 +40,24 @@ constexpr size_t backlog_low = 1 << 20;
 constexpr double name_lease = 30.0;
 constexpr const char* name_lease_ms = "30000";  // the same, as Redis's PX wants it
 
-// Deletes a name's key only if this node (ARGV[1]) holds it.
+// Takes each name's key (KEYS[i]) for its holder (ARGV[i]) under a fresh lease if it is
+// free or the holder's already, and counts those held by others: 0 answers a claim with
+// yes. Renewing runs it too, and so takes back keys that a Redis lost with its data, and
+// counts the names whose lease ran out while Redis was away and that another took.
+constexpr const char* hold_script =
+    "local n = 0 local px = ARGV[#KEYS + 1] for i, k in ipairs(KEYS) do local v = redis.call('get', k) "
+    "if not v or v == ARGV[i] then redis.call('set', k, ARGV[i], 'px', px) else n = n + 1 end end return n";
+// Deletes a name's key only if its holder (ARGV[1]) still has it.
 constexpr const char* release_script =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-// Renews this node's names, takes back those whose keys are gone (a Redis that lost its
-// data), and counts those another node holds now (a lease that ran out while away).
-constexpr const char* renew_script =
-    "local n = 0 for _, k in ipairs(KEYS) do local v = redis.call('get', k) "
-    "if not v then redis.call('set', k, ARGV[1], 'px', ARGV[2]) "
-    "elseif v == ARGV[1] then redis.call('pexpire', k, ARGV[2]) else n = n + 1 end end return n";
+
+// Whatever was in flight on a lost link goes out again first, in its order.
+template <class T>
+void requeue(std::deque<T>& inflight, std::deque<T>& waiting)
+{
+    waiting.insert(waiting.begin(), std::make_move_iterator(inflight.begin()), std::make_move_iterator(inflight.end()));
+    inflight.clear();
+}
 
 std::string default_node_name()
 {
@@ -254,16 +263,11 @@ void Cluster::resume(const StreamLedger::StreamState& state)
                settings_.stream.c_str(), ledger_.read_after().c_str());
     for (Batch& b : inflight_)
         send(b);
-    flush();
-    // Releases before claims: a name let go and claimed again comes out held.
-    for (const std::string& name : releases_waiting_)
-        send_release(name);
-    releases_waiting_.clear();
-    for (; !claims_waiting_.empty(); claims_waiting_.pop_front()) {
-        send_claim(claims_waiting_.front().name);
-        claims_inflight_.push_back(std::move(claims_waiting_.front()));
-    }
+    flush();  // and the releases, after the leaves
+    // The names this node's members have, before anyone's new claims: a key Redis lost
+    // goes back to its holder rather than to a newcomer.
     renew_names();
+    send_claims();
     read_next();
     on_change_();
 }
@@ -295,11 +299,8 @@ void Cluster::lost(const char* why)
     bool was_up = up_;
     up_ = false;
     connected_ = 0;
-    // Claims sent and not answered are asked again after the reconnect, first.
-    while (!claims_inflight_.empty()) {
-        claims_waiting_.push_front(std::move(claims_inflight_.back()));
-        claims_inflight_.pop_back();
-    }
+    requeue(claims_inflight_, claims_waiting_);
+    requeue(releases_inflight_, releases_waiting_);
     for (redisAsyncContext** slot : {&writer_, &reader_})
         if (*slot) {
             (*slot)->data = nullptr;
@@ -371,12 +372,15 @@ void Cluster::forget(Member& m)
 
 void Cluster::flush()
 {
-    if (!up_ || outbox_.empty())
+    if (!up_)
         return;
-    inflight_bytes_ += outbox_.size();
-    inflight_.push_back({outbox_seq_, std::move(outbox_)});
-    outbox_.clear();
-    send(inflight_.back());
+    if (!outbox_.empty()) {
+        inflight_bytes_ += outbox_.size();
+        inflight_.push_back({outbox_seq_, std::move(outbox_)});
+        outbox_.clear();
+        send(inflight_.back());
+    }
+    send_releases();
 }
 
 // hiredis queues commands in its output buffer and writes them together when the loop
@@ -422,66 +426,99 @@ void Cluster::check_backlog()
 
 void Cluster::claim(uint64_t id, const std::string& name)
 {
-    if (!up_) {
-        claims_waiting_.push_back({id, name});
-        return;
-    }
-    send_claim(name);
-    claims_inflight_.push_back({id, name});
+    claims_waiting_.push_back({id, name});
+    if (up_)
+        send_claims();
 }
 
-void Cluster::send_claim(const std::string& name)
+void Cluster::cancel(uint64_t id)
 {
-    std::string key = name_key(name);
-    const char* argv[] = {"SET", key.c_str(), origin_.c_str(), "NX", "PX", name_lease_ms};
-    redisAsyncCommandArgv(writer_, on_claim, nullptr, 6, argv, nullptr);
+    for (auto it = claims_waiting_.begin(); it != claims_waiting_.end(); ++it)
+        if (it->id == id) {
+            claims_waiting_.erase(it);
+            return;
+        }
+    for (Claim& c : claims_inflight_)
+        if (c.id == id)
+            c.cancelled = true;
+}
+
+void Cluster::send_claims()
+{
+    for (; !claims_waiting_.empty(); claims_waiting_.pop_front()) {
+        const Claim& c = claims_waiting_.front();
+        std::string key = name_key(c.name), value = holder(c.id);
+        const char* argv[] = {"EVAL", hold_script, "1", key.c_str(), value.c_str(), name_lease_ms};
+        redisAsyncCommandArgv(writer_, on_claim, nullptr, 6, argv, nullptr);
+        claims_inflight_.push_back(std::move(claims_waiting_.front()));
+    }
 }
 
 void Cluster::on_claim(redisAsyncContext* c, void* r, void*)
 {
-    Cluster* self = answered(c, r, "SET NX");
+    Cluster* self = answered(c, r, "EVAL (claiming a name)");
     if (!self)
         return;
     assert(!self->claims_inflight_.empty());
     Claim claim = std::move(self->claims_inflight_.front());
     self->claims_inflight_.pop_front();
-    bool ok = static_cast<redisReply*>(r)->type == REDIS_REPLY_STATUS;  // "OK"; nil when taken
+    auto* reply = static_cast<redisReply*>(r);
+    bool ok = reply->type == REDIS_REPLY_INTEGER && reply->integer == 0;
     if (ok)
-        self->names_.insert(claim.name);
-    self->on_claimed_(claim.id, claim.name, ok);
+        self->held_[claim.id] = claim.name;
+    if (!claim.cancelled)
+        self->on_claimed_(claim.id, claim.name, ok);
+    else if (ok)
+        self->release(claim.id);
 }
 
-void Cluster::release(const std::string& name)
+void Cluster::release(uint64_t id)
 {
-    names_.erase(name);
-    if (up_)
-        send_release(name);
-    else
-        releases_waiting_.push_back(name);
+    auto it = held_.find(id);
+    assert(it != held_.end());
+    releases_waiting_.push_back({id, std::move(it->second)});
+    held_.erase(it);
 }
 
-void Cluster::send_release(const std::string& name)
+void Cluster::send_releases()
 {
-    std::string key = name_key(name);
-    const char* argv[] = {"EVAL", release_script, "1", key.c_str(), origin_.c_str()};
-    redisAsyncCommandArgv(writer_, nullptr, nullptr, 5, argv, nullptr);
+    for (; !releases_waiting_.empty(); releases_waiting_.pop_front()) {
+        const Claim& c = releases_waiting_.front();
+        std::string key = name_key(c.name), value = holder(c.id);
+        const char* argv[] = {"EVAL", release_script, "1", key.c_str(), value.c_str()};
+        redisAsyncCommandArgv(writer_, on_released, nullptr, 5, argv, nullptr);
+        releases_inflight_.push_back(std::move(releases_waiting_.front()));
+    }
+}
+
+void Cluster::on_released(redisAsyncContext* c, void* r, void*)
+{
+    Cluster* self = answered(c, r, "EVAL (releasing a name)");
+    if (!self)
+        return;
+    assert(!self->releases_inflight_.empty());
+    self->releases_inflight_.pop_front();  // 0: the lease had run out, and another has it now
 }
 
 // All of this node's names in one script, however many: one command every few seconds.
 void Cluster::renew_names()
 {
     renewed_at_ = ev_now(loop_);
-    if (names_.empty())
+    if (held_.empty())
         return;
-    std::vector<std::string> keys;
-    keys.reserve(names_.size());
-    for (const std::string& name : names_)
+    std::vector<std::string> keys, values;
+    keys.reserve(held_.size());
+    values.reserve(held_.size());
+    for (const auto& [id, name] : held_) {
         keys.push_back(name_key(name));
+        values.push_back(holder(id));
+    }
     std::string count = std::to_string(keys.size());
-    std::vector<const char*> argv{"EVAL", renew_script, count.c_str()};
+    std::vector<const char*> argv{"EVAL", hold_script, count.c_str()};
     for (const std::string& k : keys)
         argv.push_back(k.c_str());
-    argv.push_back(origin_.c_str());
+    for (const std::string& v : values)
+        argv.push_back(v.c_str());
     argv.push_back(name_lease_ms);
     redisAsyncCommandArgv(writer_, on_renewed, nullptr, static_cast<int>(argv.size()), argv.data(), nullptr);
 }

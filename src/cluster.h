@@ -12,7 +12,6 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 struct redisAsyncContext;
@@ -52,8 +51,12 @@ public:
     bool readable() const { return up_ && !backlogged_; }
     // Sends what was published since the last call as one entry.
     void flush();
-    // Everything published has been acknowledged by Redis.
-    bool settled() const { return outbox_.empty() && inflight_.empty(); }
+    // Everything published, every claim and every release has been answered by Redis.
+    bool settled() const
+    {
+        return outbox_.empty() && inflight_.empty() && claims_waiting_.empty() && claims_inflight_.empty() &&
+               releases_waiting_.empty() && releases_inflight_.empty();
+    }
 
     void publish(const RoomEvent& e, Member* arriving) override;
     void forget(Member& m) override;
@@ -61,9 +64,13 @@ public:
     // Names ([room] names) are unique across the nodes: each is a Redis key that this node
     // holds while one of its members has the name, under a lease it renews, so that the
     // names of a node that dies are free again within the lease. claim() is answered
-    // through on_claimed, later (when Redis is away, once it is back).
+    // through on_claimed, later (when Redis is away, once it is back), unless cancelled
+    // first: then a name it got is given back unasked. release() gives back the name that
+    // claim id got; it goes out after the loop iteration's events, so that the stream has
+    // the holder's leave before anyone else can take the name.
     void claim(uint64_t id, const std::string& name);
-    void release(const std::string& name);
+    void cancel(uint64_t id);
+    void release(uint64_t id);
 
 private:
     // Events of one loop iteration, on their way to the stream.
@@ -79,6 +86,7 @@ private:
     static void on_info(redisAsyncContext* c, void* reply, void* privdata);
     static void on_added(redisAsyncContext* c, void* reply, void* privdata);
     static void on_claim(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_released(redisAsyncContext* c, void* reply, void* privdata);
     static void on_renewed(redisAsyncContext* c, void* reply, void* privdata);
     static void on_read(redisAsyncContext* c, void* reply, void* privdata);
     static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
@@ -93,10 +101,13 @@ private:
     void deliver(const redisReply* entries);
     void readmit(uint64_t below);
     void check_backlog();
-    void send_claim(const std::string& name);
-    void send_release(const std::string& name);
+    void send_claims();
+    void send_releases();
     void renew_names();
     std::string name_key(const std::string& name) const { return settings_.stream + ":name:" + name; }
+    // A claim's value in its key: this process's, and this claim's alone, so that a claim
+    // sent again after its answer was lost finds itself, not a rival.
+    std::string holder(uint64_t id) const { return origin_ + "/" + std::to_string(id); }
     uint64_t first_unacknowledged() const;
     void heard() { last_heard_ = ev_now(loop_); }
 
@@ -132,13 +143,18 @@ private:
     size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back
 
+    // A name asked for, or given back, under a claim id. Each kind waits while the link is
+    // down and is in flight until answered (answers come in order); a lost link sends what
+    // was in flight again, first.
     struct Claim {
         uint64_t id;
         std::string name;
+        bool cancelled = false;  // its asker is gone
     };
-    std::deque<Claim> claims_waiting_;   // not sent: the link was down
-    std::deque<Claim> claims_inflight_;  // sent, not answered (answers come in order)
-    std::vector<std::string> releases_waiting_;
-    std::unordered_set<std::string> names_;  // held for this node's members
+    std::deque<Claim> claims_waiting_;
+    std::deque<Claim> claims_inflight_;
+    std::deque<Claim> releases_waiting_;
+    std::deque<Claim> releases_inflight_;
+    std::unordered_map<uint64_t, std::string> held_;  // names held for this node's members, by claim id
     double renewed_at_ = 0;
 };

@@ -242,34 +242,29 @@ std::string Server::unhealthy_reason() const
 
 void Server::claim_name(Client& c, const std::string& name)
 {
-    assert(cluster_ && c.claim == 0);
+    assert(cluster_);
     c.claim = next_claim_++;
     claims_[c.claim] = &c;
     cluster_->claim(c.claim, name);
 }
 
-void Server::forget_claim(Client& c)
+void Server::cancel_claim(Client& c)
 {
     claims_.erase(c.claim);
-    c.claim = 0;
+    cluster_->cancel(c.claim);
 }
 
-void Server::release_name(const std::string& name)
+void Server::release_name(const Client& c)
 {
-    cluster_->release(name);
+    cluster_->release(c.claim);
 }
 
-// The answer may come for a client that is gone: a name it got is given back at once.
 void Server::name_claimed(uint64_t id, const std::string& name, bool ok)
 {
     auto it = claims_.find(id);
-    if (it == claims_.end()) {
-        if (ok)
-            cluster_->release(name);
-        return;
-    }
+    assert(it != claims_.end());  // a client that goes cancels its claim
     Client& c = *it->second;
-    forget_claim(c);
+    claims_.erase(it);
     c.named(name, ok);
 }
 

@@ -53,9 +53,10 @@ public:
     // In a cluster, names are claimed across the nodes: c hears the answer in
     // Client::named(). Alone, the room's own members are all there is to ask.
     bool names_across_nodes() const { return cluster_ != nullptr; }
+    // Each claim has an id of its own (Client::claim), which also gives its name back.
     void claim_name(Client& c, const std::string& name);
-    void forget_claim(Client& c);
-    void release_name(const std::string& name);
+    void cancel_claim(Client& c);
+    void release_name(const Client& c);
     // c's input arrived now (e empty: c no longer counts for the idle timeout).
     void touch_idle(IdleEntry& e);
     void forget_idle(IdleEntry& e);
@@ -92,7 +93,7 @@ private:
     std::vector<std::unique_ptr<Client>> clients_;  // every connection, in the room or leaving
     std::unordered_map<std::string, size_t> clients_per_host_;
     std::vector<Client*> scheduled_;
-    std::unordered_map<uint64_t, Client*> claims_;  // names asked of the cluster, by claim id
+    std::unordered_map<uint64_t, Client*> claims_;  // names asked of the cluster, unanswered, by claim id
     uint64_t next_claim_ = 1;
     std::vector<Client*> retired_;
     std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap

@@ -1,6 +1,7 @@
 // Scale-out: several evchat nodes sharing one room through a real Redis stream — the
-// seed's session across nodes, one global order, Redis lost and restarted, Redis down
-// at start, a node shutting down. Skipped where redis-server is not installed.
+// seed's session across nodes, one global order, Redis lost, stalled and restarted, Redis
+// down at start, a node shutting down, names unique across the nodes through lost links.
+// Skipped where redis-server is not installed.
 #include "harness.h"
 
 #include <doctest/doctest.h>
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <string>
 #include <unistd.h>
@@ -64,6 +66,53 @@ TwoNodes two_nodes()
     t.clients.push_back(greeted(t.nodes[1]->port()));
     REQUIRE(t.clients[0]->read_line() == t.clients[1]->addr() + " has arrived");
     return t;
+}
+
+// Nodes that ask names ([room] names = true), each with its link up.
+std::vector<std::unique_ptr<Server>> named_nodes(size_t n, uint16_t redis_port)
+{
+    std::vector<std::unique_ptr<Server>> nodes;
+    for (size_t i = 0; i < n; i++) {
+        ServerOptions opts;
+        opts.config = cluster_config(redis_port) + "[room]\nnames = true\n";
+        nodes.push_back(start_evchat(opts));
+        REQUIRE_MESSAGE(nodes.back()->wait_output(" up, reading "), nodes.back()->output_tail());
+    }
+    return nodes;
+}
+
+// A newcomer on port, at the name prompt.
+std::unique_ptr<Conn> asked(uint16_t port)
+{
+    auto c = Conn::connect("127.0.0.1", port);
+    REQUIRE(c);
+    REQUIRE(c->read_line() == "Your name?");
+    return c;
+}
+
+// Sends a name (and whatever follows it); returns the first line of the answer.
+std::string answer(Conn& c, const std::string& name)
+{
+    REQUIRE(c.send_all(name + "\n"));
+    return c.read_line();
+}
+
+// Holds Redis's next write commands (XADD, EVAL) unrun until killed: once one of
+// `commands` shows in CLIENT LIST, every normal connection is cut and Redis unpaused,
+// so what it held is dropped and the nodes must send it again.
+void drop_held_commands(uint16_t port, const std::function<void()>& say)
+{
+    REQUIRE(redis_command(port, "CLIENT PAUSE 20000 WRITE") == "+OK");
+    say();
+    double deadline = now() + kTimeout;
+    auto held = [&] {
+        std::string list = redis_command(port, "CLIENT LIST");
+        return list.find("cmd=xadd") != std::string::npos || list.find("cmd=eval") != std::string::npos;
+    };
+    while (!held() && now() < deadline)
+        usleep(10000);  // polling Redis for the held command, within a deadline
+    REQUIRE(redis_command(port, "CLIENT KILL TYPE normal").rfind(':', 0) == 0);  // the count killed
+    REQUIRE(redis_command(port, "CLIENT UNPAUSE") == "+OK");
 }
 
 bool have_redis()
@@ -305,17 +354,8 @@ TEST_CASE("cluster: XADDs that Redis dropped unanswered are sent again, and hear
     if (!have_redis())
         return;
     auto [redis, nodes, clients] = two_nodes();
-    uint16_t port = redis->port();
     Conn& a = *clients[0];
-
-    // Redis takes the XADDs and holds them; killing the connections drops them unrun.
-    REQUIRE(redis_command(port, "CLIENT PAUSE 20000 WRITE") == "+OK");
-    REQUIRE(a.send_all("one\ntwo\nthree\n"));
-    double deadline = now() + kTimeout;
-    while (redis_command(port, "CLIENT LIST").find("cmd=xadd") == std::string::npos && now() < deadline)
-        usleep(10000);  // polling Redis for the held command, within a deadline
-    REQUIRE(redis_command(port, "CLIENT KILL TYPE normal").rfind(':', 0) == 0);  // the count killed
-    REQUIRE(redis_command(port, "CLIENT UNPAUSE") == "+OK");
+    drop_held_commands(redis->port(), [&] { REQUIRE(a.send_all("one\ntwo\nthree\n")); });
     auto heard = hear(clients, 3);
     std::vector<std::string> expected{a.addr() + ": one", a.addr() + ": two", a.addr() + ": three"};
     CHECK(heard[0] == expected);
@@ -422,44 +462,81 @@ TEST_CASE("cluster: a name is unique across the nodes, and free again once its h
     if (!have_redis())
         return;
     auto redis = start_redis();
-    std::vector<std::unique_ptr<Server>> nodes;
-    for (int i = 0; i < 2; i++) {
-        ServerOptions opts;
-        opts.config = cluster_config(redis->port()) + "[room]\nnames = true\n";
-        nodes.push_back(start_evchat(opts));
-        REQUIRE(nodes.back()->wait_output(" up, reading "));
-    }
-    auto ask = [](Conn& c, const std::string& name) {
-        REQUIRE(c.send_all(name + "\n"));
-        return c.read_line();
-    };
-    auto alice = Conn::connect("127.0.0.1", nodes[0]->port());
-    REQUIRE(alice);
-    REQUIRE(alice->read_line() == "Your name?");
-    CHECK(ask(*alice, "alice") == "You are alice");
+    auto nodes = named_nodes(2, redis->port());
+    auto alice = asked(nodes[0]->port());
+    CHECK(answer(*alice, "alice") == "You are alice");
 
     // On the other node: the name is taken there too; another one is not.
-    auto other = Conn::connect("127.0.0.1", nodes[1]->port());
-    REQUIRE(other);
-    REQUIRE(other->read_line() == "Your name?");
-    CHECK(ask(*other, "alice") == "error: name taken");
+    auto other = asked(nodes[1]->port());
+    CHECK(answer(*other, "alice") == "error: name taken");
     CHECK(other->read_line() == "Your name?");
     // A name and a line in one write: the line waits for the name's answer, then is said.
-    CHECK(ask(*other, "bob\nhello from bob") == "You are bob");
+    CHECK(answer(*other, "bob\nhello from bob") == "You are bob");
     CHECK(alice->read_line() == "bob has arrived");
     CHECK(alice->read_line() == "bob: hello from bob");
     CHECK(other->read_line() == "bob: hello from bob");
 
     alice->close();
     CHECK(other->read_line() == "alice has left");
-    auto again = Conn::connect("127.0.0.1", nodes[1]->port());
-    REQUIRE(again);
-    REQUIRE(again->read_line() == "Your name?");
-    CHECK(ask(*again, "alice") == "You are alice");
+    auto again = asked(nodes[1]->port());
+    CHECK(answer(*again, "alice") == "You are alice");
     CHECK(other->read_line() == "alice has arrived");
-    CHECK(nodes[0]->output().find("is named alice") != std::string::npos);
+    CHECK(nodes[1]->output().find("is named alice") != std::string::npos);
     for (auto& node : nodes)
         stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a name given back while Redis dropped the command is given back again")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = named_nodes(2, redis->port());
+    auto alice = asked(nodes[0]->port());
+    CHECK(answer(*alice, "alice") == "You are alice");
+    auto bob = asked(nodes[1]->port());
+    CHECK(answer(*bob, "bob") == "You are bob");
+    CHECK(alice->read_line() == "bob has arrived");
+
+    // Alice's leave and the release of her name are held, then dropped unrun.
+    drop_held_commands(redis->port(), [&] { alice->close(); });
+    CHECK(bob->read_line() == "alice has left");
+    auto again = asked(nodes[1]->port());
+    CHECK(answer(*again, "alice") == "You are alice");
+    CHECK(bob->read_line() == "alice has arrived");
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: a claim whose answer was lost, sent again, finds itself and not a rival")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis(0, {"--enable-debug-command", "local"});
+    uint16_t port = redis->port();
+    auto nodes = named_nodes(1, port);
+    auto carol = asked(nodes[0]->port());
+
+    // Redis sleeps longer than the node's [cluster] timeout: the claim is run late, and
+    // its answer goes to a connection the node has given up.
+    auto sleeper = Conn::connect("127.0.0.1", port);
+    REQUIRE(sleeper);
+    REQUIRE(sleeper->send_all("DEBUG SLEEP 5\r\n"));
+    auto probe = Conn::connect("127.0.0.1", port);
+    REQUIRE(probe);
+    bool asleep = false;
+    for (int i = 0; i < 20 && !asleep; i++) {
+        REQUIRE(probe->send_all("PING\r\n"));
+        asleep = probe->read_line(0.3) == kTimedOut;  // no answer: Redis is in the sleep
+    }
+    REQUIRE(asleep);
+    CHECK(answer(*carol, "carol") == "You are carol");
+    CHECK(nodes[0]->output().find("no reply for") != std::string::npos);
+    std::string key = "evchat:room:name:carol";
+    CHECK(redis_command(port, "EXISTS " + key) == ":1");
+    carol->close();
+    stop_evchat(*nodes[0]);  // waits for the release's answer
+    CHECK(redis_command(port, "EXISTS " + key) == ":0");
 }
 
 TEST_CASE("cluster: config errors")
