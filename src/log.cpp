@@ -23,7 +23,6 @@ const char* log_level_name(LogLevel level)
     return level_names[static_cast<int>(level)];
 }
 
-namespace {
 void append_json_string(std::string& out, std::string_view s)
 {
     out += '"';
@@ -37,12 +36,11 @@ void append_json_string(std::string& out, std::string_view s)
             snprintf(esc, sizeof esc, "\\u%04x", u);
             out += esc;
         } else {
-            out += ch;  // UTF-8 passes through; peers' names are ASCII or ADDRs
+            out += ch;
         }
     }
     out += '"';
 }
-}  // namespace
 
 std::string format_log_line(double unix_time, LogLevel level, std::string_view message,
                             LogFormat format)

@@ -17,6 +17,9 @@ const char* log_level_name(LogLevel level);
 // "msg":"message"} with the message escaped. UTC, millisecond resolution, one line.
 std::string format_log_line(double unix_time, LogLevel level, std::string_view message,
                             LogFormat format = LogFormat::text);
+// Appends s as a JSON string: quoted, '"' and '\\' escaped, control bytes as \u00XX,
+// everything else as it is (UTF-8 passes through).
+void append_json_string(std::string& out, std::string_view s);
 
 // For events that come in storms (refusals): at most one line a second, carrying the
 // count of events since the last one. Owned by whoever logs the events.
