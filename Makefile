@@ -23,7 +23,7 @@ UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.cpp=$(BUILD)/obj/unit/%.o)
 INTEG_SRCS  := $(wildcard tests/integration/*.cpp)
 INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o)
 
-PROGRAMS := $(BUILD)/evchat $(BUILD)/evchat-cat $(if $(BENCH_SRCS),$(BUILD)/evchat-bench)
+PROGRAMS := $(BUILD)/evchat $(BUILD)/evchat-cat $(BUILD)/evchat-bench
 
 .PHONY: all run test unit integration system bench-smoke static container-test asan soak fuzz deps test-deps install clean help
 all: $(PROGRAMS)
@@ -46,8 +46,8 @@ $(BUILD)/obj/integration/%.o: tests/integration/%.cpp
 
 $(BUILD)/evchat: $(BUILD)/obj/main.o $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
-# Fully static (glibc, libstdc++, libev.a; toml++ is header-only) and stripped: it runs
-# in an empty root filesystem, since it never calls the name service.
+# Fully static (glibc, libstdc++, libev.a, libhiredis.a; toml++ is header-only) and
+# stripped: it runs in an empty root filesystem, since it never calls the name service.
 $(BUILD)/evchat-static: $(BUILD)/obj/main.o $(SERVER_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(EV_LDLIBS) -lm
 static: $(BUILD)/evchat-static
@@ -63,7 +63,7 @@ $(BUILD)/integration-tests: $(INTEG_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
 
 # The Go program of the book, built from ../shared/reference, for side-by-side tests;
-# one for every BUILD (the sanitizer build reuses it).
+# built once, in build/, for every BUILD (the sanitizer build uses it too).
 GOCHAT ?= build/gochat
 REFERENCE ?= ../shared/reference
 $(GOCHAT): $(wildcard $(REFERENCE)/chat.go)
@@ -144,16 +144,22 @@ install: $(BUILD)/evchat
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' scripts/evchat.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/evchat.service
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD) build
 
 help:
 	@echo "make [all]     build $(BUILD)/evchat (and the load generator)"
 	@echo "make run       run evchat on $(CONFIG)"
-	@echo "make test      unit and integration tests"
-	@echo "make asan      the tests under ASan + UBSan"
-	@echo "make soak      10 minutes of mixed load on the ASan server (SOAK_SECONDS=600)"
+	@echo "make test      everything below from unit to bench-smoke (installs test packages as root)"
+	@echo "make unit      the doctest unit tests"
+	@echo "make integration  the real binary over real sockets (and the Go reference, Redis)"
+	@echo "make system    build/evchat-static as PID 1 in an empty root filesystem"
+	@echo "make bench-smoke  a short checked run of every load-generator scenario"
+	@echo "make asan      unit and integration tests under ASan + UBSan"
+	@echo "make fuzz      the libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
+	@echo "make soak      mixed load on the ASan server, SOAK_SECONDS=$(SOAK_SECONDS)"
 	@echo "make static    build/evchat-static, for containers"
 	@echo "make container-test  build and check the FROM-scratch image (needs podman)"
+	@echo "make deps      install the packages make run needs (as root)"
 	@echo "make install   PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "make clean"
 

@@ -3,6 +3,7 @@
 // with one deadline over all of it, so no admin client can hold a slot or the loop.
 #include "admin.h"
 
+#include "framer.h"
 #include "metrics.h"
 
 #include <algorithm>
@@ -73,11 +74,6 @@ int check_request_line(std::string_view line, bool complete)
     return version[5] == '1' ? 0 : 505;
 }
 
-std::string_view without_cr(std::string_view line)
-{
-    return !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
-}
-
 // The request line as the log shows it: printable, and short.
 std::string loggable(std::string_view line)
 {
@@ -136,7 +132,7 @@ bool parse_admin_request(std::string_view text, size_t limit, AdminRequest& req)
         start++;
     size_t eol = text.find('\n', start);
     if (eol == std::string_view::npos) {
-        std::string_view partial = without_cr(text.substr(start));
+        std::string_view partial = drop_cr(text.substr(start));
         req.line = loggable(partial);
         int status = check_request_line(partial, false);
         if (status == 0 && text.size() < limit)
@@ -149,7 +145,7 @@ bool parse_admin_request(std::string_view text, size_t limit, AdminRequest& req)
         req.why = status ? "malformed request line" : "request target too long";
         return true;
     }
-    std::string_view line = without_cr(text.substr(start, eol - start));
+    std::string_view line = drop_cr(text.substr(start, eol - start));
     req.line = loggable(line);
     if ((req.status = check_request_line(line, true)) != 0) {
         req.why = req.status == 505 ? "only HTTP/1.x is served" : "malformed request line";
@@ -170,7 +166,7 @@ bool parse_admin_request(std::string_view text, size_t limit, AdminRequest& req)
             req.why = "request header fields too large";
             return true;
         }
-        std::string_view field = without_cr(text.substr(pos, end - pos));
+        std::string_view field = drop_cr(text.substr(pos, end - pos));
         pos = end + 1;
         if (field.empty())
             break;

@@ -77,7 +77,6 @@ public:
     uint64_t lines_said() const { return lines_said_; }
     uint64_t deliveries() const { return deliveries_; }
     RoomLog& log() { return log_; }
-    const RoomLog& log() const { return log_; }
 
 private:
     void happen(const RoomEvent& e, Member* arriving);

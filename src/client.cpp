@@ -150,8 +150,8 @@ void Client::named(const std::string& name, bool ok)
     update_interest();
 }
 
-// Input held back while the client could not take it (a name being claimed, an arrival
-// on its way) is framed once it can. Never from inside the framer: held_ is empty there.
+// Input held back while the client could not take it (over a flood rate, a name being
+// claimed, an arrival on its way) is framed once it can. Never from inside the framer: held_ is empty there.
 void Client::resume_input()
 {
     if (held_.empty() || throttled_ || claiming_ || !(state_ == State::naming || state_ == State::member))
@@ -238,9 +238,7 @@ void Client::on_throttle_over(struct ev_loop*, ev_timer* w, int)
     auto* self = static_cast<Client*>(w->data);
     self->throttled_ = false;
     if (!self->held_.empty()) {
-        std::string input;
-        input.swap(self->held_);
-        self->frame_input(input.data(), input.size());
+        self->resume_input();
     } else {
         // Nothing held and nothing more sent: this run of flooding is over, and a burst
         // later on must not count as its continuation.

@@ -101,10 +101,10 @@ private:
     Member member_;
     LineFramer framer_;
     OutputQueue out_;
-    std::string held_;  // input framed no further while over the line rate
+    std::string held_;  // input framed no further while the client cannot take it (resume_input)
     ev_io read_w_;
     ev_io write_w_;
-    ev_timer timer_;  // member: time over the soft limit; leaving: the drain deadline
+    ev_timer timer_;  // member: time over the soft limit; leaving: the drain deadline (or shutdown grace)
     ev_timer throttle_timer_;
     TokenBucket line_tokens_;
     TokenBucket byte_tokens_;

@@ -39,17 +39,24 @@ struct Invalid {
 
 constexpr double max_seconds = 86400.0;
 
-double get_seconds(const toml::node& node, std::string_view key, double min)
+// A number, integer or not, within [min, max]; unit names what it counts in messages.
+double get_number(const toml::node& node, std::string_view key, double min, double max, std::string_view unit)
 {
     std::optional<double> value = node.value<double>();  // accepts integers too
+    std::string of = unit.empty() ? "" : " " + std::string(unit);
     if (!value || !node.is_number())
-        fail(node.source(), std::string(key) + " must be a number of seconds");
-    if (!std::isfinite(*value) || *value < min || *value > max_seconds) {
+        fail(node.source(), std::string(key) + " must be a number" + (unit.empty() ? "" : " of" + of));
+    if (!std::isfinite(*value) || *value < min || *value > max) {
         std::ostringstream msg;
-        msg << key << " must be between " << min << " and " << max_seconds << " seconds";
+        msg << key << " must be between " << min << " and " << max << of;
         fail(node.source(), msg.str());
     }
     return *value;
+}
+
+double get_seconds(const toml::node& node, std::string_view key, double min)
+{
+    return get_number(node, key, min, max_seconds, "seconds");
 }
 
 int64_t get_integer(const toml::node& node, std::string_view key, int64_t min, int64_t max)
@@ -193,14 +200,7 @@ void read_client(const toml::table& t, Config& c)
 
 double get_rate(const toml::node& node, std::string_view key, double min)
 {
-    constexpr double max = 1e12;
-    std::optional<double> value = node.value<double>();
-    if (!value || !node.is_number() || !std::isfinite(*value) || *value < min || *value > max) {
-        std::ostringstream msg;
-        msg << key << " must be a number from " << min << " to " << max;
-        fail(node.source(), msg.str());
-    }
-    return *value;
+    return get_number(node, key, min, 1e12, "");
 }
 
 void read_flood(const toml::table& t, Config& c)

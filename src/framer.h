@@ -7,6 +7,14 @@
 #include <string>
 #include <string_view>
 
+// A line without its '\n' loses one '\r' at its end, as bufio's dropCR does.
+inline std::string_view drop_cr(std::string_view s)
+{
+    if (!s.empty() && s.back() == '\r')
+        s.remove_suffix(1);
+    return s;
+}
+
 // Lines end at '\n'; one '\r' before it is dropped; every other byte is kept as is.
 // A line may be at most max_line bytes counting its '\n' (bufio.Scanner's 64 KiB
 // buffer rule), so the unfinished part never grows past max_line - 1 bytes.
@@ -82,13 +90,6 @@ private:
             std::string().swap(partial_);
         else
             partial_.clear();
-    }
-
-    static std::string_view drop_cr(std::string_view s)
-    {
-        if (!s.empty() && s.back() == '\r')
-            s.remove_suffix(1);
-        return s;
     }
 
     std::string partial_;

@@ -1,17 +1,17 @@
-// Idle list: connections in the order of their last input, oldest first, so one timer
-// on the oldest finds every idle one. Owned by the server; the entries are embedded in
-// the clients, which unlink themselves before they go.
+// Idle list: connections in the order of their last input, oldest first.
+// Owned by the server; the entries are embedded in the clients, which unlink themselves.
 #pragma once
 
-#include <cassert>
+class Client;
 
+// One timer on the oldest entry finds every idle client, with no scan of them all.
 // Touching an entry moves it to the back in O(1); the front is always the longest idle.
 struct IdleEntry {
     IdleEntry* prev = nullptr;
     IdleEntry* next = nullptr;
     double last_input = 0;
     bool linked = false;
-    void* owner = nullptr;
+    Client* owner = nullptr;
 };
 
 class IdleList {

@@ -65,7 +65,9 @@ bool Listener::open(const std::string& configured, const ListenAddress& where, i
 
 void Listener::set_backlog(int backlog)
 {
-    ::listen(fd_, backlog);
+    if (::listen(fd_, backlog) != 0)
+        log_.write(LogLevel::warn, "listen on %s with backlog %d: %s; the old backlog stays", address_.c_str(),
+                   backlog, strerror(errno));
 }
 
 void Listener::on_readable(struct ev_loop*, ev_io* w, int)

@@ -1,6 +1,6 @@
 // evchat: the command line, signals, and the wiring of config, log and server on one loop.
 #include "config.h"
-#include "healthcheck.h"
+#include "probe.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <ev.h>
 #include <string>
 #include <sys/resource.h>

@@ -1,6 +1,5 @@
-// Metrics: the Prometheus text exposition format 0.0.4 (families with HELP and TYPE,
-// samples with escaped labels), evchat's figures of one scrape, and the table that
-// `evchat --stats` prints. Pure but for read_process_figures(); the server fills a snapshot.
+// Metrics: evchat's figures in the Prometheus text exposition format 0.0.4, and as a table.
+// Stateless: the server fills a snapshot per scrape; pure but for read_process_figures().
 #pragma once
 
 #include "stats.h"

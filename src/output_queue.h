@@ -1,6 +1,5 @@
-// Output queue: everything one client is owed, in order — the room's log from its cursor
-// to its stop, with the client's private lines (its greeting, replies, a farewell error)
-// placed between. Owned by the client; pure (iovecs out, written byte counts in).
+// Output queue: everything one client is owed, in order, as iovecs for one writev.
+// Owned by the client; pure (iovecs out, written byte counts in).
 #pragma once
 
 #include "broadcaster.h"
@@ -10,6 +9,8 @@
 #include <sys/uio.h>
 #include <vector>
 
+// The room's log from the client's cursor to its stop, with the client's private lines
+// (its greeting, replies, a farewell error) placed between where they were queued.
 class OutputQueue {
 public:
     // text goes out once the member has received the room's log up to `at` (a line

@@ -1,6 +1,5 @@
 // Room log: the shared, append-only record of everything said in the room, kept in chunks.
-// Owned by the broadcaster. Each client reads it through its own cursor; a chunk is freed
-// as soon as no cursor is left in it, so memory is what the slowest reader still owes.
+// Owned by the broadcaster; each client reads it through a cursor of its own.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +15,9 @@
 //              ^ base of 7                                          end() ^
 //   Positions count bytes since the log began. Every chunk holds whole lines only (a
 //   line that does not fit the tail starts a new chunk), so a chunk boundary is always
-//   a line boundary. A cursor counts as a reader of the chunk it stands in; a chunk that
-//   has no readers and is not the tail can never be read again, and is freed.
+//   a line boundary. A cursor counts as a reader of the chunk it stands in, and cursors
+//   only move forward: chunks are freed from the front once no cursor stands in them,
+//   so memory is what the slowest reader still owes (chunk 8 waits for 7's readers).
 class RoomLog {
 public:
     struct Cursor {

@@ -107,10 +107,16 @@ bool Server::rebind(const Config& next, std::string& err)
 
 bool Server::listen(std::string& err)
 {
+    return bind_all(config_, err);
+}
+
+// The chat and admin listeners that next asks for: all of them, or no change at all.
+bool Server::bind_all(const Config& next, std::string& err)
+{
     std::unique_ptr<Admin> admin;
-    if (!open_admin(config_, admin, err) || !rebind(config_, err))
+    if (!open_admin(next, admin, err) || !rebind(next, err))
         return false;
-    install_admin(config_, std::move(admin));
+    install_admin(next, std::move(admin));
     return true;
 }
 
@@ -157,10 +163,8 @@ bool Server::reconfigure(const Config& next, std::string& err)
         err = "[cluster] and reuse_port take effect only at start; restart evchat to change them";
         return false;
     }
-    std::unique_ptr<Admin> admin;
-    if (!open_admin(next, admin, err) || !rebind(next, err))
+    if (!bind_all(next, err))
         return false;
-    install_admin(next, std::move(admin));
     config_ = next;
     for (auto& c : clients_)
         c->reconfigure();
@@ -272,7 +276,7 @@ void Server::accept_client(int fd, const sockaddr* peer)
 {
     std::string addr = format_address(peer);
     std::string host = addr.substr(0, addr.rfind(':'));
-    if (!admit(fd, addr, host)) {
+    if (!check_admission(fd, addr, host)) {
         close(fd);
         return;
     }
@@ -288,16 +292,16 @@ void Server::accept_client(int fd, const sockaddr* peer)
 }
 
 // A refused connection never enters the room: it gets one error line and is closed.
-bool Server::admit(int fd, const std::string& addr, const std::string& host)
+bool Server::check_admission(int fd, const std::string& addr, const std::string& host)
 {
     const char* refusal = nullptr;
     if (clients_.size() >= config_.max_clients) {
-        refusal = "error: server full\n";
+        refusal = "server full";
         stats_.refused_full++;
     } else if (config_.max_clients_per_ip > 0) {
         auto it = clients_per_host_.find(host);
         if (it != clients_per_host_.end() && it->second >= config_.max_clients_per_ip) {
-            refusal = "error: too many connections from your address\n";
+            refusal = "too many connections from your address";
             stats_.refused_per_ip++;
         }
     }
@@ -306,14 +310,15 @@ bool Server::admit(int fd, const std::string& addr, const std::string& host)
     // A fresh socket's buffer always takes one short line; the result does not matter.
     // Closing with the newcomer's input unread would turn the close into a reset, which
     // may discard the line: shut the write side and take what has arrived first.
-    ssize_t ignored = write(fd, refusal, strlen(refusal));
+    std::string line = std::string("error: ") + refusal + "\n";
+    ssize_t ignored = write(fd, line.data(), line.size());
     (void)ignored;
     ::shutdown(fd, SHUT_WR);
     for (int i = 0; i < 4 && read(fd, read_buffer_.get(), read_buffer_size) > 0; i++) {
     }
     if (size_t n = refusals_.count(ev_now(loop_)))
-        log_.write(LogLevel::warn, "refused %s: %.*s (%zu refused since the last report; %zu clients)",
-                   addr.c_str(), static_cast<int>(strlen(refusal) - 8), refusal + 7, n, clients_.size());
+        log_.write(LogLevel::warn, "refused %s: %s (%zu refused since the last report; %zu clients)",
+                   addr.c_str(), refusal, n, clients_.size());
     return false;
 }
 
@@ -365,7 +370,7 @@ void Server::on_idle_timer(struct ev_loop* loop, ev_timer* w, int)
     while (IdleEntry* oldest = self->idle_.front()) {
         if (oldest->last_input + self->config_.idle_timeout > now)
             break;
-        static_cast<Client*>(oldest->owner)->idle_timeout();  // unlinks it
+        oldest->owner->idle_timeout();  // unlinks it
     }
     self->arm_idle_timer();
 }

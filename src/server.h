@@ -57,7 +57,7 @@ public:
     void claim_name(Client& c, const std::string& name);
     void cancel_claim(Client& c);
     void release_name(const Client& c);
-    // c's input arrived now (e empty: c no longer counts for the idle timeout).
+    // The idle timeout: e's input arrived now; e no longer counts (it left).
     void touch_idle(IdleEntry& e);
     void forget_idle(IdleEntry& e);
 
@@ -66,9 +66,10 @@ private:
     static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_idle_timer(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_summary_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    bool bind_all(const Config& next, std::string& err);
     bool rebind(const Config& next, std::string& err);
     void accept_client(int fd, const sockaddr* peer);
-    bool admit(int fd, const std::string& addr, const std::string& host);
+    bool check_admission(int fd, const std::string& addr, const std::string& host);
     void flush_pass();
     void destroy_retired();
     void arm_idle_timer();

@@ -1,6 +1,5 @@
-// Stream ledger: what a node knows of the room's Redis stream — where reading goes on,
-// which events of each origin it has applied, what a resumed link finds. Pure (stream IDs
-// and sequence numbers in, verdicts out); owned by the cluster link.
+// Stream ledger: what a node knows of the room's Redis stream, for the cluster link.
+// Owned by the cluster link; pure (stream IDs and sequence numbers in, verdicts out).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +7,8 @@
 #include <unordered_map>
 #include <utility>
 
+// Where reading goes on, which events of each origin were applied, and what a resumed
+// link finds in the stream.
 class StreamLedger {
 public:
     // The stream as XINFO STREAM describes it at a (re)connect; a missing key is an empty

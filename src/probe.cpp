@@ -1,5 +1,5 @@
 // Probes: one connection within a deadline, shared by the health check and --stats.
-#include "healthcheck.h"
+#include "probe.h"
 
 #include "address.h"
 #include "metrics.h"

@@ -1,13 +1,15 @@
-// Command-line clients of a running evchat for containers and operators, with no shell
-// and no name service: `--healthcheck` (the chat port) and `--stats` (the admin port).
+// Probes: command-line clients of a running evchat, `--healthcheck` and `--stats`.
 // Stateless; main runs one of them instead of the server.
 #pragma once
 
 #include <string>
 
+// Each is one connection within a deadline, and needs no shell and no name service, so
+// that it runs in an empty container.
+
 // Connects, reads the first line, and accepts evchat's greeting: "You are ...", or
-// "Your name?" with [room] names. Returns the
-// process exit status (0 healthy, 1 not) and says why in message.
+// "Your name?" with [room] names. Returns the process exit status (0 healthy, 1 not)
+// and says why in message.
 int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message);
 
 // GET /metrics from an admin listener, as an aligned table in table. Returns the exit
