@@ -16,8 +16,8 @@ bool ends_with(std::string_view s, std::string_view tail)
 
 class ChatPeer final : public Peer, private Conn::Handler {
 public:
-    ChatPeer(struct ev_loop* loop, PeerEvents& events, int index)
-        : Peer(index), events_(events), conn_(loop, *this)
+    ChatPeer(struct ev_loop* loop, ConnReads& reads, PeerEvents& events, int index)
+        : Peer(index), events_(events), conn_(loop, reads, *this)
     {
     }
 
@@ -88,9 +88,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Peer> make_chat_peer(struct ev_loop* loop, PeerEvents& events, int index)
+std::unique_ptr<Peer> make_chat_peer(struct ev_loop* loop, ConnReads& reads, PeerEvents& events,
+                                     int index)
 {
-    return std::make_unique<ChatPeer>(loop, events, index);
+    return std::make_unique<ChatPeer>(loop, reads, events, index);
 }
 
 }  // namespace bench

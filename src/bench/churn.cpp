@@ -8,7 +8,6 @@
 #include "bench/session.h"
 #include "bench/ticker.h"
 
-#include <charconv>
 #include <unordered_map>
 
 namespace bench {
@@ -51,15 +50,11 @@ public:
         };
         s.on_joined = [&](Peer& p) {
             if (p.index > 0)
-                s.say(p, "churn " + std::to_string(p.index));
+                s.say(p, format_churn(p.index));
         };
         s.on_other = [&](Peer& p, std::string_view from, std::string_view payload) {
             int id = 0;
-            static constexpr std::string_view tag = "churn ";
-            auto [end, ec] = std::from_chars(payload.data() + std::min(payload.size(), tag.size()),
-                                             payload.data() + payload.size(), id);
-            if (payload.substr(0, tag.size()) != tag || ec != std::errc() ||
-                end != payload.data() + payload.size() || id < 1 || id > started) {
+            if (!parse_churn(payload, id) || id < 1 || id > started) {
                 error("peer " + std::to_string(p.index) + " heard an unexpected line");
                 return;
             }
@@ -115,7 +110,7 @@ public:
             rss0 = rss_peak = server_rss_kib(target.pids);
             m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns(), last_start = t0;
-            Ticker sampler(loop, 0.05, [&] { rss_peak = std::max(rss_peak, server_rss_kib(target.pids)); });
+            RssPeak sampler(loop, 0.05, target.pids, rss_peak);
             {
                 Ticker starter(loop, 0.001, [&] {
                     long due = std::min(count_, static_cast<long>(seconds(now_ns() - t0) * rate_) + 1);
@@ -164,7 +159,7 @@ public:
         out.num("rss_peak_kib", rss_peak);
         out.num("rss_after_kib", rss1);
         out.num("rss_growth_kib", rss0 >= 0 && rss1 >= 0 ? rss1 - rss0 : 0);
-        out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
+        out.num("server_cpu_s", server_cpu_seconds(m0, m1));
         out.num("gen_cpu_s", m1.self - m0.self);
         return s.report(out, notes);
     }

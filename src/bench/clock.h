@@ -1,6 +1,5 @@
-// Clock: the generator's one time base, CLOCK_MONOTONIC in nanoseconds. Send stamps in
-// payloads and receive times are both read here, in the same process, so one-way
-// latency needs no clock synchronisation.
+// Clock: the generator's one time base, CLOCK_MONOTONIC in nanoseconds.
+// Stateless.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +7,8 @@
 
 namespace bench {
 
+// Send stamps in payloads and receive times are both read here, in the same process, so
+// one-way latency needs no clock synchronisation.
 inline uint64_t now_ns()
 {
     timespec ts;

@@ -1,4 +1,4 @@
-// Conn: socket setup, the read and write watchers, and closing.
+// Conn: the shared read state, socket setup, the read and write watchers, and closing.
 #include "bench/conn.h"
 
 #include "address.h"
@@ -12,29 +12,25 @@
 
 namespace bench {
 
-namespace {
-
-// One read buffer for all connections: the loop runs one callback at a time.
-char read_buffer[64 * 1024];
-
 // The kernel stamps received data with CLOCK_REALTIME; the generator's clock is
 // CLOCK_MONOTONIC. Their offset, read once, converts one to the other.
-uint64_t to_monotonic(const timespec& realtime)
+ConnReads::ConnReads() : buffer_(64 * 1024)
 {
-    static const int64_t offset = [] {
-        timespec rt;
-        clock_gettime(CLOCK_REALTIME, &rt);
-        uint64_t mono = now_ns();
-        return static_cast<int64_t>(rt.tv_sec * 1000000000ll + rt.tv_nsec) - static_cast<int64_t>(mono);
-    }();
-    return static_cast<uint64_t>(realtime.tv_sec * 1000000000ll + realtime.tv_nsec - offset);
+    timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t mono = now_ns();
+    realtime_offset_ =
+        static_cast<int64_t>(rt.tv_sec * 1000000000ll + rt.tv_nsec) - static_cast<int64_t>(mono);
 }
 
-}  // namespace
+uint64_t ConnReads::to_monotonic(const timespec& realtime) const
+{
+    return static_cast<uint64_t>(realtime.tv_sec * 1000000000ll + realtime.tv_nsec -
+                                 realtime_offset_);
+}
 
-Histogram Conn::read_waits;
-
-Conn::Conn(struct ev_loop* loop, Handler& handler) : loop_(loop), handler_(handler)
+Conn::Conn(struct ev_loop* loop, ConnReads& reads, Handler& handler)
+    : loop_(loop), reads_(reads), handler_(handler)
 {
     ev_init(&read_w_, on_read);
     ev_init(&write_w_, on_write);
@@ -118,7 +114,7 @@ void Conn::on_read(struct ev_loop*, ev_io* w, int) { static_cast<Conn*>(w->data)
 
 void Conn::read_some()
 {
-    iovec iov{read_buffer, sizeof read_buffer};
+    iovec iov{reads_.buffer(), reads_.buffer_size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -133,13 +129,13 @@ void Conn::read_some()
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
             timespec ts;
             memcpy(&ts, CMSG_DATA(cm), sizeof ts);
-            arrived = to_monotonic(ts);
+            arrived = reads_.to_monotonic(ts);
             // Clocks read a few ns apart: never after the read, never absurdly early.
             if (arrived > now || now - arrived > 60000000000u)
                 arrived = now;
         }
-        read_waits.record(now - arrived);
-        handler_.data(*this, read_buffer, static_cast<size_t>(n), arrived);
+        reads_.waits.record(now - arrived);
+        handler_.data(*this, reads_.buffer(), static_cast<size_t>(n), arrived);
     } else if (n == 0) {
         fail("closed by the server");
     } else if (errno != EAGAIN && errno != EINTR) {

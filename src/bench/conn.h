@@ -1,16 +1,42 @@
-// Conn: one non-blocking TCP connection on the loop — connect, buffered writes, reads
-// handed to its owner. TCP_NODELAY, as the server's clients are interactive.
+// Conn: one non-blocking TCP connection on the loop, and the read state all of them share.
+// A Conn is owned by its Peer; the ConnReads it reads into is owned by the Session.
 #pragma once
 
 #include "bench/histogram.h"
 
 #include <cstdint>
+#include <ctime>
 #include <ev.h>
 #include <string>
 #include <sys/socket.h>
+#include <vector>
 
 namespace bench {
 
+// What every connection of one loop reads with: one buffer for all (the loop runs one
+// callback at a time, so reads never overlap), and a record of how long data waited.
+class ConnReads {
+public:
+    ConnReads();
+    ConnReads(const ConnReads&) = delete;
+    ConnReads& operator=(const ConnReads&) = delete;
+
+    char* buffer() { return buffer_.data(); }
+    size_t buffer_size() const { return buffer_.size(); }
+    // A kernel receive timestamp (CLOCK_REALTIME) on the now_ns() clock.
+    uint64_t to_monotonic(const timespec& realtime) const;
+
+    // For every read of every connection: how long the data waited in the socket
+    // before this process read it. High when the generator is overloaded.
+    Histogram waits;
+
+private:
+    std::vector<char> buffer_;
+    int64_t realtime_offset_;  // CLOCK_REALTIME - CLOCK_MONOTONIC, read at construction
+};
+
+// Connect, buffered writes, reads handed to its owner. TCP_NODELAY, as the server's
+// clients are interactive.
 class Conn {
 public:
     // What the owner hears. `closed` is only for ends the connection did not ask for
@@ -27,7 +53,8 @@ public:
         ~Handler() = default;
     };
 
-    Conn(struct ev_loop* loop, Handler& handler);
+    // reads must outlive the Conn.
+    Conn(struct ev_loop* loop, ConnReads& reads, Handler& handler);
     ~Conn();
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -49,10 +76,6 @@ public:
     // This end's address as the server prints its peer ("127.0.0.1:54321").
     std::string local_name() const;
 
-    // For every read of every connection: how long the data waited in the socket
-    // before this process read it. High when the generator is overloaded.
-    static Histogram read_waits;
-
 private:
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
@@ -61,6 +84,7 @@ private:
     void update_watchers();
 
     struct ev_loop* loop_;
+    ConnReads& reads_;
     Handler& handler_;
     int fd_ = -1;
     bool connecting_ = false;

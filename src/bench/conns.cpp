@@ -26,7 +26,7 @@ public:
     {
         std::vector<std::string> notes;
         // Keep some descriptors for the rest of the process (and Redis's publisher).
-        long n = std::min(conns_, raise_fd_limit() - 32);
+        long n = std::min(conns_, raise_fd_limit_to_hard() - 32);
         if (n < conns_)
             notes.push_back("only " + std::to_string(n) + " connections: the open-file limit");
         Session s(loop, target, 1, size_);
@@ -60,7 +60,7 @@ public:
         out.num("rss_before_kib", static_cast<double>(rss0));
         out.num("rss_members_kib", static_cast<double>(rss1));
         out.num("rss_per_conn_bytes", rss0 >= 0 && rss1 >= 0 ? (rss1 - rss0) * 1024.0 / n : -1);
-        out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
+        out.num("server_cpu_s", server_cpu_seconds(m0, m1));
         out.num("gen_cpu_s", m1.self - m0.self);
         return s.report(out, notes);
     }

@@ -38,20 +38,8 @@ public:
         for (long i = 0; i < clients_; i++)
             s.add(i < senders_);
         std::vector<std::string> notes;
-        std::vector<long> in_flight(senders_, 0);
-        auto pump = [&](int i, uint64_t now) {
-            while (in_flight[i] < window_ && static_cast<long>(s.sent(i)) < lines_) {
-                s.send_data(i, now);
-                in_flight[i]++;
-            }
-        };
-        // A sender's own line heard back answers it, and makes room in its window.
-        s.on_data = [&](Peer& p, const Data& d, uint64_t now) {
-            if (static_cast<int>(d.sender) == p.index) {
-                in_flight[d.sender]--;
-                pump(d.sender, now);
-            }
-        };
+        SendWindow window(s, window_, lines_);
+        s.on_data = [&](Peer& p, const Data& d, uint64_t now) { window.heard(p, d, now); };
         double elapsed = 0;
         CpuMark m0, m1;
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
@@ -59,7 +47,7 @@ public:
             m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns();
             for (int i = 0; i < senders_; i++)
-                pump(i, t0);
+                window.pump(i, t0);
             if (!s.run([&] { return s.delivered() >= total; }, timeout_))
                 notes.push_back("timeout");
             m1 = cpu_mark(target.pids);
@@ -68,7 +56,7 @@ public:
             notes.push_back("setup failed");
         }
         double delivered = static_cast<double>(s.delivered());
-        double server_cpu = m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1;
+        double server_cpu = server_cpu_seconds(m0, m1);
         out.num("clients", clients_);
         out.num("senders", senders_);
         out.num("lines", lines_);

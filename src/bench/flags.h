@@ -1,5 +1,5 @@
-// Flags: the generator's "--name value" / "--name=value" options. Each scenario asks for
-// the flags it knows, with a default and a range; a flag nobody asked for is an error.
+// Flags: the generator's "--name value" / "--name=value" options.
+// Owned by main, which lends them to the scenario it makes.
 #pragma once
 
 #include <map>
@@ -8,6 +8,8 @@
 
 namespace bench {
 
+// Each scenario asks for the flags it knows, with a default and a range; a flag nobody
+// asked for is an error.
 class Flags {
 public:
     // Takes argv[first..argc); false with err on an argument that is not a flag.

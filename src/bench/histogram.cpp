@@ -5,13 +5,6 @@
 
 namespace bench {
 
-namespace {
-constexpr size_t sub_count = size_t{1} << 7;
-// Buckets of width 2^shift hold the values whose top bit is bit shift + 7; below 256
-// the width is 1. The largest shift is 63 - 7 = 56, whose last index is 56 * 128 + 255.
-constexpr size_t bucket_count = 58 * sub_count;
-}  // namespace
-
 Histogram::Histogram() : counts_(bucket_count, 0) {}
 
 size_t Histogram::index(uint64_t value)
@@ -28,7 +21,7 @@ uint64_t Histogram::highest(size_t index)
     if (index < 2 * sub_count)
         return index;
     size_t shift = index / sub_count - 1;
-    uint64_t mantissa = index - shift * sub_count;  // 128..255
+    uint64_t mantissa = index - shift * sub_count;  // sub_count..2 * sub_count - 1
     return ((mantissa + 1) << shift) - 1;
 }
 

@@ -1,6 +1,8 @@
 // JSON lines: writing and reading flat objects.
 #include "bench/json.h"
 
+#include "log.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -8,24 +10,6 @@
 namespace bench {
 
 namespace {
-
-void append_quoted(std::string& out, std::string_view s)
-{
-    out += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            out += esc;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    out += '"';
-}
 
 class Reader {
 public:
@@ -159,7 +143,7 @@ void JsonLine::key(std::string_view k)
 {
     if (!body_.empty())
         body_ += ',';
-    append_quoted(body_, k);
+    append_json_string(body_, k);
     body_ += ':';
 }
 
@@ -181,7 +165,7 @@ void JsonLine::num(std::string_view k, double value)
 void JsonLine::str(std::string_view k, std::string_view value)
 {
     key(k);
-    append_quoted(body_, value);
+    append_json_string(body_, value);
 }
 
 void JsonLine::flag(std::string_view k, bool value)

@@ -1,5 +1,5 @@
-// JSON lines: the generator's result format, one flat object (numbers, strings, booleans)
-// per line; the writer used by the scenarios and the reader used by `report`.
+// JSON lines: the generator's result format, one flat object per line, written and read.
+// Values: main owns the JsonLine a scenario fills; `report` owns the objects it reads.
 #pragma once
 
 #include <map>
@@ -8,6 +8,7 @@
 
 namespace bench {
 
+// Objects are flat: numbers, strings, booleans. The scenarios write them, `report` reads.
 // Builds one object, keys in the order added.
 class JsonLine {
 public:

@@ -4,7 +4,6 @@
 // send lag, reported apart so an overloaded generator (or a server pushing back through
 // TCP) is visible instead of hidden in the latency.
 #include "bench/clock.h"
-#include "bench/conn.h"
 #include "bench/proc_stats.h"
 #include "bench/scenario.h"
 #include "bench/session.h"
@@ -52,7 +51,7 @@ public:
         CpuMark m0, m1;
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             s.record_latency = true;
-            Conn::read_waits = Histogram();
+            s.read_waits() = Histogram();
             m0 = cpu_mark(target.pids);
             uint64_t t0 = now_ns();
             double ns_per_line = 1e9 / rate_;
@@ -111,8 +110,8 @@ public:
         out.num("lag_p50_us", us(lag.percentile(50)));
         out.num("lag_p99_us", us(lag.percentile(99)));
         out.num("lag_max_us", us(lag.max()));
-        out.num("read_wait_p99_us", us(Conn::read_waits.percentile(99)));
-        out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
+        out.num("read_wait_p99_us", us(s.read_waits().percentile(99)));
+        out.num("server_cpu_s", server_cpu_seconds(m0, m1));
         out.num("gen_cpu_s", m1.self - m0.self);
         out.num("gen_cpu_pct", elapsed > 0 ? 100 * (m1.self - m0.self) / elapsed : 0);
         return s.report(out, notes);

@@ -170,7 +170,7 @@ int main(int argc, char** argv)
         return usage_error(err);
 
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    raise_fd_limit_to_hard();
     struct ev_loop* loop = ev_default_loop(EVFLAG_AUTO);
     JsonLine out;
     out.str("scenario", command);

@@ -1,4 +1,4 @@
-// Payload: formatting and strict parsing of data lines.
+// Payload: formatting and strict parsing of data lines and churners' lines.
 #include "bench/payload.h"
 
 #include <charconv>
@@ -6,6 +6,8 @@
 namespace bench {
 
 namespace {
+
+constexpr std::string_view churn_tag = "churn ";
 
 void append_number(std::string& out, uint64_t v)
 {
@@ -57,6 +59,17 @@ bool parse_data(std::string_view s, Data& d)
     }
     d.sender = static_cast<uint32_t>(sender);
     return true;
+}
+
+std::string format_churn(int index) { return std::string(churn_tag) + std::to_string(index); }
+
+bool parse_churn(std::string_view s, int& index)
+{
+    if (s.substr(0, churn_tag.size()) != churn_tag)
+        return false;
+    s.remove_prefix(churn_tag.size());
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), index);
+    return ec == std::errc() && end == s.data() + s.size();
 }
 
 }  // namespace bench

@@ -1,6 +1,5 @@
-// Peer: one participant of the room, whatever the server under test speaks. A chat
-// peer is one connection; a Redis peer is a subscriber plus, if it speaks, a publisher.
-// The scenarios see only this interface, so every scenario runs against both.
+// Peer: one participant of the room, whatever the server under test speaks, and the target.
+// Peers are owned by the Session, which hears them through PeerEvents; main owns the Target.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +48,8 @@ protected:
     ~PeerEvents() = default;
 };
 
+// A chat peer is one connection; a Redis peer is a subscriber plus, if it speaks, a
+// publisher. The scenarios see only this interface, so every scenario runs against both.
 class Peer {
 public:
     explicit Peer(int index) : index(index) {}

@@ -1,8 +1,9 @@
-// Process figures read from /proc and getrusage.
+// Process figures read from /proc and getrusage, and the memory peak's sampler.
 #include "bench/proc_stats.h"
 
 #include "bench/clock.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <dirent.h>
 #include <cstring>
@@ -81,7 +82,7 @@ double self_cpu_seconds()
     return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
-long raise_fd_limit()
+long raise_fd_limit_to_hard()
 {
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -118,6 +119,18 @@ CpuMark cpu_mark(const std::vector<int>& server_pids)
         server += s;
     }
     return {server, self_cpu_seconds(), seconds(now_ns())};
+}
+
+double server_cpu_seconds(const CpuMark& from, const CpuMark& to)
+{
+    return from.server >= 0 && to.server >= 0 ? to.server - from.server : -1;
+}
+
+RssPeak::RssPeak(struct ev_loop* loop, double interval, const std::vector<int>& pids,
+                 long& peak_kib)
+    : sampler_(loop, interval,
+               [&pids, &peak_kib] { peak_kib = std::max(peak_kib, server_rss_kib(pids)); })
+{
 }
 
 }  // namespace bench

@@ -1,7 +1,10 @@
-// Process figures: the server's CPU time (all threads) and resident memory from /proc,
-// the generator's own CPU time, and its open-file limit.
+// Process figures: the server's CPU and memory from /proc; the generator's CPU and fd limit.
+// Stateless functions, but for RssPeak, owned by the scenario that samples with it.
 #pragma once
 
+#include "bench/ticker.h"
+
+#include <ev.h>
 #include <vector>
 
 namespace bench {
@@ -17,7 +20,7 @@ long server_rss_kib(const std::vector<int>& pids);
 // User + system CPU time of this process.
 double self_cpu_seconds();
 // Raises the soft open-file limit to the hard one; returns the soft limit now in force.
-long raise_fd_limit();
+long raise_fd_limit_to_hard();
 
 // CPU of the server and of the generator, and the time, at one moment; two marks give
 // the CPU each spent over an interval.
@@ -27,5 +30,17 @@ struct CpuMark {
     double time = 0;
 };
 CpuMark cpu_mark(const std::vector<int>& server_pids);
+// The server's CPU seconds from one mark to a later one; -1 if either lacks the figure.
+double server_cpu_seconds(const CpuMark& from, const CpuMark& to);
+
+// The server's peak resident memory: while it lives, samples server_rss_kib() every
+// interval seconds and raises peak_kib to it. The caller sets peak_kib's start.
+class RssPeak {
+public:
+    RssPeak(struct ev_loop* loop, double interval, const std::vector<int>& pids, long& peak_kib);
+
+private:
+    Ticker sampler_;
+};
 
 }  // namespace bench

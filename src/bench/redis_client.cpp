@@ -84,11 +84,11 @@ void append_bulk(std::string& out, std::string_view s)
 
 class RedisPeer final : public Peer {
 public:
-    RedisPeer(struct ev_loop* loop, PeerEvents& events, int index, bool speaker)
-        : Peer(index), events_(events), sub_(loop, sub_side_)
+    RedisPeer(struct ev_loop* loop, ConnReads& reads, PeerEvents& events, int index, bool speaker)
+        : Peer(index), events_(events), sub_(loop, reads, sub_side_)
     {
         if (speaker)
-            pub_ = std::make_unique<Conn>(loop, pub_side_);
+            pub_ = std::make_unique<Conn>(loop, reads, pub_side_);
     }
 
     bool start(const Target& t, int rcvbuf) override
@@ -223,10 +223,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Peer> make_redis_peer(struct ev_loop* loop, PeerEvents& events, int index,
-                                      bool speaker)
+std::unique_ptr<Peer> make_redis_peer(struct ev_loop* loop, ConnReads& reads, PeerEvents& events,
+                                      int index, bool speaker)
 {
-    return std::make_unique<RedisPeer>(loop, events, index, speaker);
+    return std::make_unique<RedisPeer>(loop, reads, events, index, speaker);
 }
 
 }  // namespace bench

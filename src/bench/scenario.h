@@ -1,5 +1,5 @@
-// Scenario: one kind of load — its sizes, read from flags, and its run, which adds its
-// figures and checks to one result line. One file per scenario.
+// Scenario: one kind of load — its sizes, read from flags, and its run. One file each.
+// Owned by main, which makes one per process and runs it once.
 #pragma once
 
 #include "bench/flags.h"
@@ -12,6 +12,7 @@
 
 namespace bench {
 
+// A run adds the scenario's figures and checks to one result line.
 class Scenario {
 public:
     virtual ~Scenario() = default;

@@ -1,4 +1,5 @@
-// Session: joining, the sync probe, the checks on every line heard, and the flush pass.
+// Session: joining, the sync probe, the checks on every line heard, and the flush pass;
+// and the senders' windows.
 #include "bench/session.h"
 
 #include "bench/chat_client.h"
@@ -39,9 +40,9 @@ Peer& Session::add(bool speaker, int rcvbuf)
 {
     int i = static_cast<int>(peers_.size());
     if (target_.protocol == Protocol::chat)
-        peers_.push_back(make_chat_peer(loop_, *this, i));
+        peers_.push_back(make_chat_peer(loop_, reads_, *this, i));
     else
-        peers_.push_back(make_redis_peer(loop_, *this, i, speaker));
+        peers_.push_back(make_redis_peer(loop_, reads_, *this, i, speaker));
     Hearing h;
     h.next.assign(senders_, 0);
     h.rcvbuf = rcvbuf;
@@ -345,6 +346,22 @@ bool Session::report(JsonLine& out, const std::vector<std::string>& notes)
     out.str("failures", list);
     out.str("first_error", first_error_);
     return failures.empty();
+}
+
+void SendWindow::pump(int i, uint64_t now)
+{
+    while (!stopped_ && in_flight_[i] < window_ && static_cast<long>(s_.sent(i)) < lines_) {
+        s_.send_data(i, now);
+        in_flight_[i]++;
+    }
+}
+
+void SendWindow::heard(const Peer& p, const Data& d, uint64_t now)
+{
+    if (static_cast<int>(d.sender) == p.index) {
+        in_flight_[d.sender]--;
+        pump(p.index, now);
+    }
 }
 
 }  // namespace bench

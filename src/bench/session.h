@@ -1,10 +1,8 @@
-// Session: the room as the generator sees it — its peers, what each has heard, and the
-// checks on it: each sender's lines reach each receiver exactly once and in order
-// (seq is the previous plus one), under the sender's own ADDR, in one global order, and
-// none is lost. Scenarios drive it through hooks. All writes queued during a loop
-// iteration are written in one flush pass before the loop sleeps, as the server does.
+// Session: the room as the generator sees it — its peers, what each has heard, the checks.
+// Owned by a scenario's run(); it owns the peers and the read state their connections share.
 #pragma once
 
+#include "bench/conn.h"
 #include "bench/histogram.h"
 #include "bench/json.h"
 #include "bench/payload.h"
@@ -33,6 +31,10 @@ struct Hearing {
     bool dirty = false;   // has output for the next flush pass
 };
 
+// The checks: each sender's lines reach each receiver exactly once and in order (seq is
+// the previous plus one), under the sender's own ADDR, in one global order, and none is
+// lost. Scenarios drive it through hooks. All writes queued during a loop iteration are
+// written in one flush pass before the loop sleeps, as the server does.
 class Session final : private PeerEvents {
 public:
     // senders: peers 0..senders-1 may send data lines, of payload_size bytes.
@@ -64,6 +66,7 @@ public:
     void send_data(int s, uint64_t now);
     // Queues any other line.
     void say(Peer& p, std::string_view payload);
+    int senders() const { return senders_; }
     uint64_t sent(int s) const { return sent_[s]; }
     uint64_t total_sent() const;
 
@@ -82,6 +85,8 @@ public:
     // One-way latency of every data line heard by a peer that counts, if recording.
     Histogram latency;
     bool record_latency = false;
+    // How long each read's data waited in its socket (see ConnReads), always recorded.
+    Histogram& read_waits() { return reads_.waits; }
 
     // Hooks for the scenario.
     std::function<void(Peer&)> on_joined;
@@ -109,6 +114,7 @@ private:
     Target target_;
     int senders_;
     size_t size_;
+    ConnReads reads_;  // lent to every peer's connections: declared before, outlives them
     std::vector<std::unique_ptr<Peer>> peers_;
     std::vector<Hearing> hearing_;
     std::vector<uint64_t> sent_;
@@ -131,6 +137,30 @@ private:
     uint64_t duplicated_ = 0, misordered_ = 0, bad_prefix_ = 0, bad_lines_ = 0, disconnected_ = 0;
     std::string first_error_;
     ev_prepare prepare_;
+};
+
+// Senders that keep at most `window` of their own lines unanswered (not yet heard back),
+// until each has sent `lines`. Owned by the scenario, beside the Session it sends through.
+class SendWindow {
+public:
+    SendWindow(Session& s, long window, long lines)
+        : s_(s), window_(window), lines_(lines), in_flight_(static_cast<size_t>(s.senders()), 0)
+    {
+    }
+
+    // Sends what sender i's window allows.
+    void pump(int i, uint64_t now);
+    // For Session::on_data: a sender that hears its own line back sends its next.
+    void heard(const Peer& p, const Data& d, uint64_t now);
+    // No more lines from now on; answers are still counted.
+    void stop() { stopped_ = true; }
+
+private:
+    Session& s_;
+    long window_;
+    long lines_;
+    std::vector<long> in_flight_;  // per sender: lines sent, not yet heard back
+    bool stopped_ = false;
 };
 
 }  // namespace bench

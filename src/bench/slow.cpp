@@ -7,7 +7,6 @@
 #include "bench/proc_stats.h"
 #include "bench/scenario.h"
 #include "bench/session.h"
-#include "bench/ticker.h"
 
 namespace bench {
 
@@ -44,20 +43,8 @@ public:
         Peer& slow = s.add(false, rcvbuf_);
         s.exempt(slow);
         std::vector<std::string> notes;
-        std::vector<long> in_flight(senders_, 0);
-        bool sending = true;
-        auto pump = [&](int i, uint64_t now) {
-            while (sending && in_flight[i] < window_ && static_cast<long>(s.sent(i)) < lines_) {
-                s.send_data(i, now);
-                in_flight[i]++;
-            }
-        };
-        s.on_data = [&](Peer& p, const Data& d, uint64_t now) {
-            if (static_cast<int>(d.sender) == p.index) {
-                in_flight[d.sender]--;
-                pump(d.sender, now);
-            }
-        };
+        SendWindow window(s, window_, lines_);
+        s.on_data = [&](Peer& p, const Data& d, uint64_t now) { window.heard(p, d, now); };
         uint64_t t0 = 0, left_ns = 0;
         std::string slow_end;
         // The room tells its members when the slow one is put out.
@@ -82,11 +69,11 @@ public:
         if (s.join(concurrency_, timeout_) && s.sync(timeout_)) {
             slow.set_reading(false);
             rss0 = rss_peak = server_rss_kib(target.pids);
-            Ticker sampler(loop, 0.05, [&] { rss_peak = std::max(rss_peak, server_rss_kib(target.pids)); });
+            RssPeak sampler(loop, 0.05, target.pids, rss_peak);
             m0 = cpu_mark(target.pids);
             t0 = now_ns();
             for (int i = 0; i < senders_; i++)
-                pump(i, t0);
+                window.pump(i, t0);
             uint64_t stall_ns = static_cast<uint64_t>(stall_ * 1e9);
             complete = s.run([&] {
                 uint64_t last = std::max(s.last_delivery_ns(), t0);
@@ -98,7 +85,7 @@ public:
             if (!complete)
                 notes.push_back("healthy clients stalled");
             // Now read what the server kept for the slow one, until it ends or goes quiet.
-            sending = false;
+            window.stop();
             slow.set_reading(true);
             uint64_t resumed = now_ns();
             const Hearing& sh = s.hearing(slow);
@@ -139,7 +126,7 @@ public:
         out.num("rss_before_kib", static_cast<double>(rss0));
         out.num("rss_peak_kib", static_cast<double>(rss_peak));
         out.num("rss_after_kib", static_cast<double>(rss1));
-        out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
+        out.num("server_cpu_s", server_cpu_seconds(m0, m1));
         out.num("gen_cpu_s", m1.self - m0.self);
         return s.report(out, notes);
     }

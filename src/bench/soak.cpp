@@ -15,7 +15,6 @@
 #include "bench/ticker.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
@@ -169,7 +168,7 @@ bool Soak::run(struct ev_loop* loop, const Target& target, JsonLine& out)
             case Visitor::Stage::said:
                 break;
             case Visitor::Stage::joined:
-                s.say(p, "churn " + std::to_string(i));
+                s.say(p, format_churn(i));
                 v.stage = Visitor::Stage::said;
                 break;
             case Visitor::Stage::heard:
@@ -217,18 +216,14 @@ bool Soak::run(struct ev_loop* loop, const Target& target, JsonLine& out)
         }
     };
     s.on_other = [&](Peer& p, std::string_view from, std::string_view payload) {
-        static constexpr std::string_view tag = "churn ";
         int id = 0;
-        auto [end, ec] = std::from_chars(payload.data() + std::min(payload.size(), tag.size()),
-                                         payload.data() + payload.size(), id);
-        if (payload.substr(0, tag.size()) != tag || ec != std::errc() ||
-            end != payload.data() + payload.size() || id < clients_ || static_cast<size_t>(id) >= s.peers()) {
+        if (!parse_churn(payload, id) || id < clients_ || static_cast<size_t>(id) >= s.peers()) {
             error("peer " + std::to_string(p.index) + " heard an unexpected line from " + std::string(from));
             return;
         }
         if (p.index == 0) {
             churn_lines_heard++;
-            if (target.protocol == Protocol::chat && from != s.peer(id).name())
+            if (from != s.peer(id).name())
                 error("the observer heard churner " + std::to_string(id) + " as " + std::string(from));
         }
         // Its own line came back: the room heard it.
@@ -302,7 +297,7 @@ bool Soak::run(struct ev_loop* loop, const Target& target, JsonLine& out)
             }
             tend(now);
         });
-        Ticker sampler(loop, 0.5, [&] { rss_peak = std::max(rss_peak, server_rss_kib(target.pids)); });
+        RssPeak sampler(loop, 0.5, target.pids, rss_peak);
         std::unique_ptr<Ticker> reporter;
         if (progress_ > 0)
             reporter = std::make_unique<Ticker>(loop, progress_, [&] {
@@ -380,7 +375,7 @@ bool Soak::run(struct ev_loop* loop, const Target& target, JsonLine& out)
     out.num("rss_peak_kib", rss_peak);
     out.num("rss_after_kib", rss_after);
     out.num("rss_limit_kib", rss_limit);
-    out.num("server_cpu_s", m0.server >= 0 && m1.server >= 0 ? m1.server - m0.server : -1);
+    out.num("server_cpu_s", server_cpu_seconds(m0, m1));
     out.num("gen_cpu_s", m1.self - m0.self);
     return s.report(out, notes);
 }

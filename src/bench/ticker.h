@@ -1,5 +1,5 @@
-// Ticker: a repeating libev timer that calls a function while it lives; the clocks of
-// the session (wake-ups, probes) and of the scenarios (send schedules, samples).
+// Ticker: a repeating libev timer that calls a function while it lives.
+// Owned by whoever wants the ticks, for as long as it wants them: the Session, a scenario.
 #pragma once
 
 #include <ev.h>
@@ -8,6 +8,8 @@
 
 namespace bench {
 
+// The clocks of the session (wake-ups, probes) and of the scenarios (send schedules,
+// samples).
 class Ticker {
 public:
     Ticker(struct ev_loop* loop, double interval, std::function<void()> fn)
