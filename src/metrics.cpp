@@ -120,21 +120,35 @@ void Exposition::sample(std::initializer_list<Label> labels, double value)
     text_.append(" ").append(format_sample_value(value)).append("\n");
 }
 
-bool parse_proc_stat(std::string_view stat, double ticks_per_second, double page_size, double boot_time,
-                     ProcessFigures& out)
+bool proc_stat_fields(std::string_view stat, size_t count, std::vector<double>& fields)
 {
     // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so the fields
-    // are counted from the last ')'. After it, field 3 (state) is index 0.
+    // are counted from the last ')'. Field 3 (the state, a letter) reads as 0.
     size_t paren = stat.rfind(')');
     if (paren == std::string_view::npos)
         return false;
-    std::vector<std::string> fields;
+    fields.clear();
     std::istringstream in(std::string(stat.substr(paren + 1)));
-    for (std::string f; fields.size() < 22 && in >> f;)
-        fields.push_back(f);
-    if (fields.size() < 22)
+    for (std::string f; fields.size() < count && in >> f;)
+        fields.push_back(strtod(f.c_str(), nullptr));
+    return fields.size() == count;
+}
+
+double rusage_cpu_seconds()
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+bool parse_proc_stat(std::string_view stat, double ticks_per_second, double page_size, double boot_time,
+                     ProcessFigures& out)
+{
+    std::vector<double> fields;
+    if (!proc_stat_fields(stat, 22, fields))
         return false;
-    auto field = [&](int n) { return strtod(fields[static_cast<size_t>(n - 3)].c_str(), nullptr); };
+    auto field = [&](int n) { return fields[static_cast<size_t>(n - 3)]; };
     out.start_time_seconds = boot_time >= 0 ? boot_time + field(22) / ticks_per_second : -1;
     out.virtual_bytes = field(23);
     out.resident_bytes = field(24) * page_size;
@@ -169,11 +183,7 @@ ProcessFigures read_process_figures()
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         p.max_fds = static_cast<double>(rl.rlim_cur);
-    // CPU time from getrusage, in microseconds, not from /proc's clock ticks: a short
-    // busy spell shows up at once instead of as 0 until it adds up to a tick.
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        p.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    p.cpu_seconds = rusage_cpu_seconds();
     return p;
 }
 

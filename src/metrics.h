@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 constexpr const char* exposition_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -54,6 +55,13 @@ struct ProcessFigures {
     double max_fds = -1;
     double start_time_seconds = -1;  // since the Unix epoch
 };
+
+// Fields 3 to 2 + count of a /proc/PID/stat line as numbers (fields[0] is field 3);
+// false if the text is not a stat line or is shorter.
+bool proc_stat_fields(std::string_view stat, size_t count, std::vector<double>& fields);
+// This process's CPU time, user and system, from getrusage: microseconds, where /proc
+// counts 10 ms ticks, so a short busy spell shows up at once.
+double rusage_cpu_seconds();
 
 // Fills memory and start time from the text of /proc/self/stat, given the clock
 // ticks per second, the page size and the boot time (btime of /proc/stat). False if the

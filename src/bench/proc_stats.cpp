@@ -2,12 +2,15 @@
 #include "bench/proc_stats.h"
 
 #include "bench/clock.h"
+#include "metrics.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <dirent.h>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -46,15 +49,10 @@ double process_cpu_seconds(int pid)
     char buf[1024];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
-    buf[n] = '\0';
-    // The command name (field 2) may hold spaces and parentheses: count fields after
-    // its last ')'. utime and stime are fields 14 and 15, in clock ticks.
-    const char* p = strrchr(buf, ')');
-    unsigned long long utime = 0, stime = 0;
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                     &stime) != 2)
+    std::vector<double> fields;  // utime and stime are fields 14 and 15, in clock ticks
+    if (!proc_stat_fields(std::string_view(buf, n), 13, fields))
         return -1;
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return (fields[14 - 3] + fields[15 - 3]) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 long process_rss_kib(int pid)
@@ -72,14 +70,6 @@ long process_rss_kib(int pid)
             break;
     fclose(f);
     return kib;
-}
-
-double self_cpu_seconds()
-{
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
-    return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 long raise_fd_limit_to_hard()
@@ -118,7 +108,7 @@ CpuMark cpu_mark(const std::vector<int>& server_pids)
         }
         server += s;
     }
-    return {server, self_cpu_seconds(), seconds(now_ns())};
+    return {server, rusage_cpu_seconds(), seconds(now_ns())};
 }
 
 double server_cpu_seconds(const CpuMark& from, const CpuMark& to)

@@ -17,8 +17,6 @@ double process_cpu_seconds(int pid);
 long process_rss_kib(int pid);
 // The sum over the server's processes; -1 if any is unknown (or there are none).
 long server_rss_kib(const std::vector<int>& pids);
-// User + system CPU time of this process.
-double self_cpu_seconds();
 // Raises the soft open-file limit to the hard one; returns the soft limit now in force.
 long raise_fd_limit_to_hard();
 
