@@ -443,15 +443,23 @@ void Cluster::cancel(uint64_t id)
             c.cancelled = true;
 }
 
+// Runs script on each waiting name's key and holder (and the lease, which only the
+// hold script reads), in order, and keeps each in flight until answered.
+void Cluster::send_names(std::deque<Claim>& waiting, std::deque<Claim>& inflight, const char* script,
+                         void (*answered)(redisAsyncContext*, void*, void*))
+{
+    for (; !waiting.empty(); waiting.pop_front()) {
+        const Claim& c = waiting.front();
+        std::string key = name_key(c.name), value = holder(c.id);
+        const char* argv[] = {"EVAL", script, "1", key.c_str(), value.c_str(), name_lease_ms};
+        redisAsyncCommandArgv(writer_, answered, nullptr, 6, argv, nullptr);
+        inflight.push_back(std::move(waiting.front()));
+    }
+}
+
 void Cluster::send_claims()
 {
-    for (; !claims_waiting_.empty(); claims_waiting_.pop_front()) {
-        const Claim& c = claims_waiting_.front();
-        std::string key = name_key(c.name), value = holder(c.id);
-        const char* argv[] = {"EVAL", hold_script, "1", key.c_str(), value.c_str(), name_lease_ms};
-        redisAsyncCommandArgv(writer_, on_claim, nullptr, 6, argv, nullptr);
-        claims_inflight_.push_back(std::move(claims_waiting_.front()));
-    }
+    send_names(claims_waiting_, claims_inflight_, hold_script, on_claim);
 }
 
 void Cluster::on_claim(redisAsyncContext* c, void* r, void*)
@@ -482,13 +490,7 @@ void Cluster::release(uint64_t id)
 
 void Cluster::send_releases()
 {
-    for (; !releases_waiting_.empty(); releases_waiting_.pop_front()) {
-        const Claim& c = releases_waiting_.front();
-        std::string key = name_key(c.name), value = holder(c.id);
-        const char* argv[] = {"EVAL", release_script, "1", key.c_str(), value.c_str()};
-        redisAsyncCommandArgv(writer_, on_released, nullptr, 5, argv, nullptr);
-        releases_inflight_.push_back(std::move(releases_waiting_.front()));
-    }
+    send_names(releases_waiting_, releases_inflight_, release_script, on_released);
 }
 
 void Cluster::on_released(redisAsyncContext* c, void* r, void*)

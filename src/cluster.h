@@ -101,6 +101,9 @@ private:
     void deliver(const redisReply* entries);
     void readmit(uint64_t below);
     void check_backlog();
+    struct Claim;
+    void send_names(std::deque<Claim>& waiting, std::deque<Claim>& inflight, const char* script,
+                    void (*answered)(redisAsyncContext*, void*, void*));
     void send_claims();
     void send_releases();
     void renew_names();

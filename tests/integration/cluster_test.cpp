@@ -22,18 +22,21 @@ namespace {
 
 const std::string kUp = "cluster: redis ";  // + "ADDR up, reading ..." once per connect
 
+const std::string kNames = "[room]\nnames = true\n";
+
 std::string cluster_config(uint16_t redis_port)
 {
     return "[cluster]\nredis = \"127.0.0.1:" + std::to_string(redis_port) + "\"\ntimeout = 2.0\n";
 }
 
-// n nodes on one Redis; each has logged its link up when this returns.
-std::vector<std::unique_ptr<Server>> start_nodes(size_t n, uint16_t redis_port)
+// n nodes on one Redis, each with `more` in its config; each has logged its link up
+// when this returns.
+std::vector<std::unique_ptr<Server>> start_nodes(size_t n, uint16_t redis_port, const std::string& more = "")
 {
     std::vector<std::unique_ptr<Server>> nodes;
     for (size_t i = 0; i < n; i++) {
         ServerOptions opts;
-        opts.config = cluster_config(redis_port);
+        opts.config = cluster_config(redis_port) + more;
         nodes.push_back(start_evchat(opts));
         REQUIRE_MESSAGE(nodes.back()->wait_output(" up, reading "), nodes.back()->output_tail());
     }
@@ -68,19 +71,6 @@ TwoNodes two_nodes()
     return t;
 }
 
-// Nodes that ask names ([room] names = true), each with its link up.
-std::vector<std::unique_ptr<Server>> named_nodes(size_t n, uint16_t redis_port)
-{
-    std::vector<std::unique_ptr<Server>> nodes;
-    for (size_t i = 0; i < n; i++) {
-        ServerOptions opts;
-        opts.config = cluster_config(redis_port) + "[room]\nnames = true\n";
-        nodes.push_back(start_evchat(opts));
-        REQUIRE_MESSAGE(nodes.back()->wait_output(" up, reading "), nodes.back()->output_tail());
-    }
-    return nodes;
-}
-
 // A newcomer on port, at the name prompt.
 std::unique_ptr<Conn> asked(uint16_t port)
 {
@@ -95,6 +85,14 @@ std::string answer(Conn& c, const std::string& name)
 {
     REQUIRE(c.send_all(name + "\n"));
     return c.read_line();
+}
+
+// A newcomer on port asks for name and gets it; witness hears it arrive.
+void name_is_free(uint16_t port, const std::string& name, Conn& witness)
+{
+    auto c = asked(port);
+    CHECK(answer(*c, name) == "You are " + name);
+    CHECK(witness.read_line() == name + " has arrived");
 }
 
 // Holds Redis's next write commands (XADD, EVAL) unrun until killed: once one of
@@ -462,7 +460,7 @@ TEST_CASE("cluster: a name is unique across the nodes, and free again once its h
     if (!have_redis())
         return;
     auto redis = start_redis();
-    auto nodes = named_nodes(2, redis->port());
+    auto nodes = start_nodes(2, redis->port(), kNames);
     auto alice = asked(nodes[0]->port());
     CHECK(answer(*alice, "alice") == "You are alice");
 
@@ -478,9 +476,7 @@ TEST_CASE("cluster: a name is unique across the nodes, and free again once its h
 
     alice->close();
     CHECK(other->read_line() == "alice has left");
-    auto again = asked(nodes[1]->port());
-    CHECK(answer(*again, "alice") == "You are alice");
-    CHECK(other->read_line() == "alice has arrived");
+    name_is_free(nodes[1]->port(), "alice", *other);
     CHECK(nodes[1]->output().find("is named alice") != std::string::npos);
     for (auto& node : nodes)
         stop_evchat(*node);
@@ -491,7 +487,7 @@ TEST_CASE("cluster: a name given back while Redis dropped the command is given b
     if (!have_redis())
         return;
     auto redis = start_redis();
-    auto nodes = named_nodes(2, redis->port());
+    auto nodes = start_nodes(2, redis->port(), kNames);
     auto alice = asked(nodes[0]->port());
     CHECK(answer(*alice, "alice") == "You are alice");
     auto bob = asked(nodes[1]->port());
@@ -501,9 +497,7 @@ TEST_CASE("cluster: a name given back while Redis dropped the command is given b
     // Alice's leave and the release of her name are held, then dropped unrun.
     drop_held_commands(redis->port(), [&] { alice->close(); });
     CHECK(bob->read_line() == "alice has left");
-    auto again = asked(nodes[1]->port());
-    CHECK(answer(*again, "alice") == "You are alice");
-    CHECK(bob->read_line() == "alice has arrived");
+    name_is_free(nodes[1]->port(), "alice", *bob);
     for (auto& node : nodes)
         stop_evchat(*node);
 }
@@ -514,7 +508,7 @@ TEST_CASE("cluster: a claim whose answer was lost, sent again, finds itself and 
         return;
     auto redis = start_redis(0, {"--enable-debug-command", "local"});
     uint16_t port = redis->port();
-    auto nodes = named_nodes(1, port);
+    auto nodes = start_nodes(1, port, kNames);
     auto carol = asked(nodes[0]->port());
 
     // Redis sleeps longer than the node's [cluster] timeout: the claim is run late, and
