@@ -65,6 +65,13 @@ public:
     void apply(const RoomEvent& e, Member* arriving);
 
     bool has_member_named(std::string_view name) const;
+    // Calls f(const Member&) for each member in the room, in order of arrival.
+    template <class F>
+    void each_member(F&& f) const
+    {
+        for (const Member* m = first_; m; m = m->next)
+            f(*m);
+    }
     // "Present (N): a, b, c\n", in order of arrival, at most max_line bytes: beyond that the
     // list ends with "... (K more)". Built once per change of the room, not per reader.
     std::string roster(size_t max_line);

@@ -35,18 +35,45 @@ constexpr size_t batch_limit = 64 * 1024;
 // commands but does not answer them (CLIENT PAUSE, a failover) must not grow the node.
 constexpr size_t backlog_high = 4 << 20;
 constexpr size_t backlog_low = 1 << 20;
-// How long a name stays reserved for a node that stopped renewing it (one that died);
-// it is renewed every third of that.
-constexpr double name_lease = 30.0;
-constexpr const char* name_lease_ms = "30000";  // the same, as Redis's PX wants it
 
 // Takes each name's key (KEYS[i]) for its holder (ARGV[i]) under a fresh lease if it is
 // free or the holder's already, and counts those held by others: 0 answers a claim with
-// yes. Renewing runs it too, and so takes back keys that a Redis lost with its data, and
-// counts the names whose lease ran out while Redis was away and that another took.
+// yes.
 constexpr const char* hold_script =
     "local n = 0 local px = ARGV[#KEYS + 1] for i, k in ipairs(KEYS) do local v = redis.call('get', k) "
     "if not v or v == ARGV[i] then redis.call('set', k, ARGV[i], 'px', px) else n = n + 1 end end return n";
+// A batch that changes who is in the room: the entry, and this node's member set
+// (KEYS[2]) changed with it atomically, "+NAME" added and "-NAME" taken out in order, so
+// that whoever sweeps a dead node's members finds exactly those the stream has in the room.
+constexpr const char* members_script =
+    "local id = redis.call('xadd', KEYS[1], 'maxlen', '~', ARGV[1], '*', 'o', ARGV[2], 's', ARGV[3], 'e', ARGV[4]) "
+    "for i = 5, #ARGV do local op, name = ARGV[i]:sub(1, 1), ARGV[i]:sub(2) "
+    "if op == '+' then redis.call('sadd', KEYS[2], name) else redis.call('srem', KEYS[2], name) end end "
+    "return id";
+// The lease tick of one node (ARGV[1], the key prefix ARGV[2], the lease ARGV[3] in ms):
+// renews its names (KEYS[i] for holders ARGV[3 + i]) as hold_script does, so that keys
+// a Redis lost with its data come back and names another took while this node was away
+// are counted; renews its liveness key and registration, and adds its members in the
+// room (ARGV after the holders) to its member set, which a Redis that lost its data thus
+// gets back; then sweeps: every registered node whose liveness key is gone loses its
+// registration, its member set, which comes back to the caller to be told as leaves, and
+// the names its members held (a name claimed but not yet in the room runs out its lease).
+// Returns {names held by others, 1 if this node was not registered, origin, {members}...}.
+constexpr const char* tick_script =
+    "local me, p, px, n = ARGV[1], ARGV[2], ARGV[3], #KEYS local taken = 0 "
+    "for i, k in ipairs(KEYS) do local v = redis.call('get', k) "
+    "if not v or v == ARGV[3 + i] then redis.call('set', k, ARGV[3 + i], 'px', px) else taken = taken + 1 end end "
+    "redis.call('set', p .. ':node:' .. me, '1', 'px', px) "
+    "local fresh = redis.call('sadd', p .. ':nodes', me) "
+    "for i = 4 + n, #ARGV do redis.call('sadd', p .. ':members:' .. me, ARGV[i]) end "
+    "local out = {taken, fresh} "
+    "for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do "
+    "if redis.call('exists', p .. ':node:' .. o) == 0 then "
+    "local ms = redis.call('smembers', p .. ':members:' .. o) table.insert(out, o) table.insert(out, ms) "
+    "for _, m in ipairs(ms) do local k = p .. ':name:' .. m local v = redis.call('get', k) "
+    "if v and v:sub(1, #o + 1) == o .. '/' then redis.call('del', k) end end "
+    "redis.call('del', p .. ':members:' .. o) redis.call('srem', p .. ':nodes', o) end end "
+    "return out";
 // Deletes a name's key only if its holder (ARGV[1]) still has it.
 constexpr const char* release_script =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
@@ -104,6 +131,7 @@ Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster&
     if (settings_.node.empty())
         settings_.node = default_node_name();
     origin_ = settings_.node + "/" + incarnation();
+    lease_ms_ = std::to_string(static_cast<long long>(settings_.lease * 1000));
     ledger_.expect(origin_);
     ListenAddress where;
     std::string err;
@@ -261,12 +289,13 @@ void Cluster::resume(const StreamLedger::StreamState& state)
     up_since_ = ev_now(loop_);
     log_.write(LogLevel::info, "cluster: redis %s up, reading %s after %s", settings_.redis.c_str(),
                settings_.stream.c_str(), ledger_.read_after().c_str());
+    // Registered before any batch, so that members added to this node's set are always
+    // of a node someone will sweep; and the names this node's members have renewed before
+    // anyone's new claims, so that a key Redis lost goes back to its holder.
+    tick();
     for (Batch& b : inflight_)
         send(b);
     flush();  // and the releases, after the leaves
-    // The names this node's members have, before anyone's new claims: a key Redis lost
-    // goes back to its holder rather than to a newcomer.
-    renew_names();
     send_claims();
     read_next();
     on_change_();
@@ -344,21 +373,29 @@ void Cluster::on_watchdog(struct ev_loop* loop, ev_timer* w, int)
     }
     if (self->up_ && now - self->up_since_ >= timeout)
         self->proven();
-    if (self->up_ && now - self->renewed_at_ >= name_lease / 3)
-        self->renew_names();
+    if (self->up_ && now - self->ticked_at_ >= self->settings_.lease / 3)
+        self->tick();
 }
 
 void Cluster::publish(const RoomEvent& e, Member* arriving)
+{
+    if (e.kind == RoomEvent::Kind::arrival || e.kind == RoomEvent::Kind::leave)
+        outbox_ops_.push_back((e.kind == RoomEvent::Kind::arrival ? "+" : "-") + std::string(e.name));
+    uint64_t seq = add(e);
+    if (arriving)
+        arriving_[seq] = arriving;
+}
+
+uint64_t Cluster::add(const RoomEvent& e)
 {
     uint64_t seq = next_seq_++;
     if (outbox_.empty())
         outbox_seq_ = seq;
     append_event(outbox_, e);
-    if (arriving)
-        arriving_[seq] = arriving;
     if (outbox_.size() >= batch_limit)
         flush();
     check_backlog();
+    return seq;
 }
 
 void Cluster::forget(Member& m)
@@ -376,8 +413,9 @@ void Cluster::flush()
         return;
     if (!outbox_.empty()) {
         inflight_bytes_ += outbox_.size();
-        inflight_.push_back({outbox_seq_, std::move(outbox_)});
+        inflight_.push_back({outbox_seq_, std::move(outbox_), std::move(outbox_ops_)});
         outbox_.clear();
+        outbox_ops_.clear();
         send(inflight_.back());
     }
     send_releases();
@@ -389,11 +427,27 @@ void Cluster::send(Batch& b)
 {
     b.sent_at = ev_now(loop_);
     std::string maxlen = std::to_string(settings_.maxlen), seq = std::to_string(b.first_seq);
-    const char* argv[] = {"XADD", settings_.stream.c_str(), "MAXLEN", "~", maxlen.c_str(), "*",
-                          "o", origin_.c_str(), "s", seq.c_str(), "e", b.events.data()};
-    size_t len[] = {4, settings_.stream.size(), 6, 1, maxlen.size(), 1,
-                    1, origin_.size(), 1, seq.size(), 1, b.events.size()};
-    redisAsyncCommandArgv(writer_, on_added, nullptr, 12, argv, len);
+    if (b.ops.empty()) {  // lines only, the common case: the entry alone
+        const char* argv[] = {"XADD", settings_.stream.c_str(), "MAXLEN", "~", maxlen.c_str(), "*",
+                              "o", origin_.c_str(), "s", seq.c_str(), "e", b.events.data()};
+        size_t len[] = {4, settings_.stream.size(), 6, 1, maxlen.size(), 1,
+                        1, origin_.size(), 1, seq.size(), 1, b.events.size()};
+        redisAsyncCommandArgv(writer_, on_added, nullptr, 12, argv, len);
+        return;
+    }
+    std::string members = members_key(origin_);
+    std::vector<const char*> argv{"EVAL", members_script, "2", settings_.stream.c_str(), members.c_str(),
+                                  maxlen.c_str(), origin_.c_str(), seq.c_str()};
+    std::vector<size_t> len;
+    for (const char* a : argv)
+        len.push_back(strlen(a));
+    argv.push_back(b.events.data());  // binary
+    len.push_back(b.events.size());
+    for (const std::string& op : b.ops) {
+        argv.push_back(op.data());
+        len.push_back(op.size());
+    }
+    redisAsyncCommandArgv(writer_, on_added, nullptr, static_cast<int>(argv.size()), argv.data(), len.data());
 }
 
 void Cluster::on_added(redisAsyncContext* c, void* r, void*)
@@ -451,7 +505,7 @@ void Cluster::send_names(std::deque<Claim>& waiting, std::deque<Claim>& inflight
     for (; !waiting.empty(); waiting.pop_front()) {
         const Claim& c = waiting.front();
         std::string key = name_key(c.name), value = holder(c.id);
-        const char* argv[] = {"EVAL", script, "1", key.c_str(), value.c_str(), name_lease_ms};
+        const char* argv[] = {"EVAL", script, "1", key.c_str(), value.c_str(), lease_ms_.c_str()};
         redisAsyncCommandArgv(writer_, answered, nullptr, 6, argv, nullptr);
         inflight.push_back(std::move(waiting.front()));
     }
@@ -502,40 +556,70 @@ void Cluster::on_released(redisAsyncContext* c, void* r, void*)
     self->releases_inflight_.pop_front();  // 0: the lease had run out, and another has it now
 }
 
-// All of this node's names in one script, however many: one command every few seconds.
-void Cluster::renew_names()
+// One command every third of the lease, whatever the number of names and members.
+void Cluster::tick()
 {
-    renewed_at_ = ev_now(loop_);
-    if (held_.empty())
-        return;
-    std::vector<std::string> keys, values;
-    keys.reserve(held_.size());
-    values.reserve(held_.size());
+    ticked_at_ = ev_now(loop_);
+    std::vector<std::string> keys, args{origin_, settings_.stream, lease_ms_};
     for (const auto& [id, name] : held_) {
         keys.push_back(name_key(name));
-        values.push_back(holder(id));
+        args.push_back(holder(id));
     }
+    room_.each_member([&](const Member& m) { args.push_back(m.name); });
     std::string count = std::to_string(keys.size());
-    std::vector<const char*> argv{"EVAL", hold_script, count.c_str()};
-    for (const std::string& k : keys)
-        argv.push_back(k.c_str());
-    for (const std::string& v : values)
-        argv.push_back(v.c_str());
-    argv.push_back(name_lease_ms);
-    redisAsyncCommandArgv(writer_, on_renewed, nullptr, static_cast<int>(argv.size()), argv.data(), nullptr);
+    std::vector<const char*> argv{"EVAL", tick_script, count.c_str()};
+    std::vector<size_t> len{4, strlen(tick_script), count.size()};
+    for (const std::vector<std::string>* part : {&keys, &args})
+        for (const std::string& a : *part) {
+            argv.push_back(a.data());
+            len.push_back(a.size());
+        }
+    redisAsyncCommandArgv(writer_, on_ticked, nullptr, static_cast<int>(argv.size()), argv.data(), len.data());
 }
 
-void Cluster::on_renewed(redisAsyncContext* c, void* r, void*)
+void Cluster::on_ticked(redisAsyncContext* c, void* r, void*)
 {
-    Cluster* self = answered(c, r, "EVAL (renewing names)");
+    Cluster* self = answered(c, r, "EVAL (lease tick)");
     if (!self)
         return;
     auto* reply = static_cast<redisReply*>(r);
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER) {
+        self->log_.write(LogLevel::error, "cluster: lease tick: unexpected reply");
+        return;
+    }
+    if (long long taken = reply->element[0]->integer)
         self->log_.write(LogLevel::warn,
                          "cluster: %lld names of this node's members are held by another node now (the lease "
                          "ran out while Redis was away): the room has two members of each name",
-                         reply->integer);
+                         taken);
+    if (reply->element[1]->integer == 1 && self->registered_)
+        self->log_.write(LogLevel::error,
+                         "cluster: this node was no longer registered in redis: redis lost its data, or the node "
+                         "went %g s without renewing its lease, and the other nodes were told its members left",
+                         self->settings_.lease);
+    self->registered_ = true;
+    for (size_t i = 2; i + 1 < reply->elements; i += 2)
+        self->sweep(reply->element[i], reply->element[i + 1]);
+}
+
+// A node gone without a word: its members' leaves, which nobody else will say, are said
+// here, once (the tick that found it took its member set away).
+void Cluster::sweep(const redisReply* origin, const redisReply* members)
+{
+    if (!is_string(origin) || !members || members->type != REDIS_REPLY_ARRAY)
+        return;
+    if (members->elements == 0) {
+        log_.write(LogLevel::info, "cluster: node %s is gone (no lease renewed for %g s), with no members left",
+                   origin->str, settings_.lease);
+        return;
+    }
+    log_.write(LogLevel::warn,
+               "cluster: node %s renewed no lease for %g s: taken for dead; telling the room its %zu members left",
+               origin->str, settings_.lease, members->elements);
+    for (size_t i = 0; i < members->elements; i++)
+        if (is_string(members->element[i]))
+            add({RoomEvent::Kind::leave, std::string_view(members->element[i]->str, members->element[i]->len), {}});
 }
 
 uint64_t Cluster::first_unacknowledged() const

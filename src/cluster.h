@@ -27,6 +27,10 @@ struct redisReply;
 // carries this process's origin and the sequence number of its first event, so a batch
 // that had landed is applied once, and a gap in an origin's numbers is noticed. Input is
 // paused while the link is down or too much waits for Redis.
+//
+// A node that dies says no leaves, so each node keeps a lease in Redis and its members
+// there (changed with the entries that change them); a node whose lease ran out is swept
+// by the first survivor to notice, which says the leaves of its members for it.
 class Cluster : public Relay {
 public:
     struct Settings {
@@ -35,6 +39,7 @@ public:
         size_t maxlen;       // XADD MAXLEN ~, in entries
         std::string node;    // this node's name (logs, and the origin of its entries)
         double timeout;      // a link silent, or an XADD unanswered, this long is taken for lost
+        double lease;        // a node that has not renewed its lease this long is taken for dead
     };
 
     // on_change runs whenever readable() may have changed; on_claimed answers claim().
@@ -62,8 +67,8 @@ public:
     void forget(Member& m) override;
 
     // Names ([room] names) are unique across the nodes: each is a Redis key that this node
-    // holds while one of its members has the name, under a lease it renews, so that the
-    // names of a node that dies are free again within the lease. claim() is answered
+    // holds while one of its members has the name, under the lease it renews, so that the
+    // names of a node that dies are free again once it is swept (or its lease runs out). claim() is answered
     // through on_claimed, later (when Redis is away, once it is back), unless cancelled
     // first: then a name it got is given back unasked. release() gives back the name that
     // claim id got; it goes out after the loop iteration's events, so that the stream has
@@ -75,8 +80,9 @@ public:
 private:
     // Events of one loop iteration, on their way to the stream.
     struct Batch {
-        uint64_t first_seq;  // sequence number of its first event
-        std::string events;  // append_event() encoding
+        uint64_t first_seq;             // sequence number of its first event
+        std::string events;             // append_event() encoding
+        std::vector<std::string> ops;   // "+NAME" arrived, "-NAME" left: this node's member set
         double sent_at = 0;
     };
 
@@ -87,7 +93,7 @@ private:
     static void on_added(redisAsyncContext* c, void* reply, void* privdata);
     static void on_claim(redisAsyncContext* c, void* reply, void* privdata);
     static void on_released(redisAsyncContext* c, void* reply, void* privdata);
-    static void on_renewed(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_ticked(redisAsyncContext* c, void* reply, void* privdata);
     static void on_read(redisAsyncContext* c, void* reply, void* privdata);
     static void on_retry(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_watchdog(struct ev_loop* loop, ev_timer* w, int revents);
@@ -106,8 +112,11 @@ private:
                     void (*answered)(redisAsyncContext*, void*, void*));
     void send_claims();
     void send_releases();
-    void renew_names();
+    uint64_t add(const RoomEvent& e);
+    void tick();
+    void sweep(const redisReply* origin, const redisReply* members);
     std::string name_key(const std::string& name) const { return settings_.stream + ":name:" + name; }
+    std::string members_key(const std::string& origin) const { return settings_.stream + ":members:" + origin; }
     // A claim's value in its key: this process's, and this claim's alone, so that a claim
     // sent again after its answer was lost finds itself, not a rival.
     std::string holder(uint64_t id) const { return origin_ + "/" + std::to_string(id); }
@@ -117,6 +126,7 @@ private:
     struct ev_loop* loop_;
     Settings settings_;
     std::string origin_;  // node name and incarnation: unique to this process
+    std::string lease_ms_;  // settings_.lease, as Redis's PX wants it
     Log& log_;
     Broadcaster& room_;
     std::function<void()> on_change_;
@@ -142,6 +152,7 @@ private:
     uint64_t next_seq_ = 1;
     std::string outbox_;           // published, not sent: the next batch's events
     uint64_t outbox_seq_ = 0;      // its first event's sequence number
+    std::vector<std::string> outbox_ops_;  // its changes to this node's member set
     std::deque<Batch> inflight_;   // sent, not acknowledged: sent again after a reconnect
     size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back
@@ -159,5 +170,6 @@ private:
     std::deque<Claim> releases_waiting_;
     std::deque<Claim> releases_inflight_;
     std::unordered_map<uint64_t, std::string> held_;  // names held for this node's members, by claim id
-    double renewed_at_ = 0;
+    double ticked_at_ = 0;
+    bool registered_ = false;  // the lease tick has registered this node once
 };

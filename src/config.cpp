@@ -239,6 +239,8 @@ void read_cluster(const toml::table& t, Config& c)
             c.cluster_maxlen = static_cast<size_t>(get_integer(node, key, 1000, 1000000000));
         } else if (key == "timeout") {
             c.cluster_timeout = get_seconds(node, key, 0.1);
+        } else if (key == "lease") {
+            c.cluster_lease = get_seconds(node, key, 1.0);
         } else if (key == "node") {
             c.cluster_node = get_string(node, key);
             if (c.cluster_node.size() > 64)
@@ -249,6 +251,11 @@ void read_cluster(const toml::table& t, Config& c)
     }
     if (c.cluster_redis.empty())
         fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
+    // A node must find its link lost before the others may take it for dead.
+    if (c.cluster_lease < c.cluster_timeout) {
+        const toml::node* lease = t.get("lease");
+        fail(lease ? lease->source() : t.source(), "lease must be at least timeout");
+    }
 }
 
 void read_room(const toml::table& t, Config& c)

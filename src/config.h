@@ -43,6 +43,7 @@ struct Config {
     size_t cluster_maxlen = 100000;
     std::string cluster_node;  // empty: made up from the host name and process id
     double cluster_timeout = 5.0;  // a Redis link silent for this long is taken for lost
+    double cluster_lease = 30.0;   // a node not heard of for this long is taken for dead
     // [admin]: the operators' HTTP listener (/metrics, /healthz), off while listen is empty.
     std::string admin_listen;
     double admin_timeout = 5.0;  // an admin connection's whole life, accept to close

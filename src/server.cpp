@@ -31,7 +31,7 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
         cluster_ = std::make_unique<Cluster>(
             loop_,
             Cluster::Settings{config_.cluster_redis, config_.cluster_stream, config_.cluster_maxlen,
-                              config_.cluster_node, config_.cluster_timeout},
+                              config_.cluster_node, config_.cluster_timeout, config_.cluster_lease},
             log_, room_, [this] { input_changed(); },
             [this](uint64_t id, const std::string& name, bool ok) { name_claimed(id, name, ok); });
         room_.set_relay(cluster_.get());
@@ -159,7 +159,8 @@ bool Server::reconfigure(const Config& next, std::string& err)
     }
     if (next.cluster_redis != config_.cluster_redis || next.cluster_stream != config_.cluster_stream ||
         next.cluster_node != config_.cluster_node || next.cluster_maxlen != config_.cluster_maxlen ||
-        next.cluster_timeout != config_.cluster_timeout || next.reuse_port != config_.reuse_port) {
+        next.cluster_timeout != config_.cluster_timeout ||
+        next.cluster_lease != config_.cluster_lease || next.reuse_port != config_.reuse_port) {
         err = "[cluster] and reuse_port take effect only at start; restart evchat to change them";
         return false;
     }

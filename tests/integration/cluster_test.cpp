@@ -23,6 +23,9 @@ namespace {
 const std::string kUp = "cluster: redis ";  // + "ADDR up, reading ..." once per connect
 
 const std::string kNames = "[room]\nnames = true\n";
+// A short lease (in [cluster], so first in what start_nodes adds): a node gone without a
+// word is taken for dead within seconds.
+const std::string kShortLease = "lease = 2.0\n";
 
 std::string cluster_config(uint16_t redis_port)
 {
@@ -60,11 +63,11 @@ struct TwoNodes {
     std::vector<std::unique_ptr<Conn>> clients;
 };
 
-TwoNodes two_nodes()
+TwoNodes two_nodes(const std::string& more = "")
 {
     TwoNodes t;
     t.redis = start_redis();
-    t.nodes = start_nodes(2, t.redis->port());
+    t.nodes = start_nodes(2, t.redis->port(), more);
     t.clients.push_back(greeted(t.nodes[0]->port()));
     t.clients.push_back(greeted(t.nodes[1]->port()));
     REQUIRE(t.clients[0]->read_line() == t.clients[1]->addr() + " has arrived");
@@ -87,12 +90,14 @@ std::string answer(Conn& c, const std::string& name)
     return c.read_line();
 }
 
-// A newcomer on port asks for name and gets it; witness hears it arrive.
-void name_is_free(uint16_t port, const std::string& name, Conn& witness)
+// A newcomer on port asks for name and gets it; witness hears it arrive. Returns the
+// newcomer, still in the room.
+std::unique_ptr<Conn> name_is_free(uint16_t port, const std::string& name, Conn& witness)
 {
     auto c = asked(port);
     CHECK(answer(*c, name) == "You are " + name);
     CHECK(witness.read_line() == name + " has arrived");
+    return c;
 }
 
 // Holds Redis's next write commands (XADD, EVAL) unrun until killed: once one of
@@ -319,7 +324,7 @@ TEST_CASE("cluster: a node that shuts down tells the other nodes its members lef
 {
     if (!have_redis())
         return;
-    auto [redis, nodes, clients] = two_nodes();
+    auto [redis, nodes, clients] = two_nodes(kShortLease);
     Conn& a = *clients[0];
     Conn& b = *clients[1];
 
@@ -328,7 +333,55 @@ TEST_CASE("cluster: a node that shuts down tells the other nodes its members lef
     CHECK(nodes[0]->exit_status() == 0);
     CHECK(a.read_line() == kEof);
     CHECK(b.read_line() == a.addr() + " has left");
+    // Once its lease has run out the node is swept, with nobody left to tell of.
+    CHECK_MESSAGE(nodes[1]->wait_output("with no members left"), nodes[1]->output_tail());
+    CHECK(b.read_line(0.5) == kTimedOut);
     stop_evchat(*nodes[1]);
+}
+
+TEST_CASE("cluster: a node that dies: another tells the room its members left, and their names are free")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(3, redis->port(), kShortLease + kNames);
+    auto alice = asked(nodes[0]->port());
+    CHECK(answer(*alice, "alice") == "You are alice");
+    auto carol = asked(nodes[2]->port());
+    CHECK(answer(*carol, "carol") == "You are carol");
+    CHECK(alice->read_line() == "carol has arrived");
+    auto bob = asked(nodes[1]->port());
+    CHECK(answer(*bob, "bob") == "You are bob");
+    auto dave = asked(nodes[1]->port());
+    CHECK(answer(*dave, "dave") == "You are dave");
+    auto gone = asked(nodes[1]->port());  // left before the node died: not told again
+    CHECK(answer(*gone, "gone") == "You are gone");
+    gone->close();
+    for (Conn* c : {alice.get(), carol.get()}) {
+        CHECK(c->read_line() == "bob has arrived");
+        CHECK(c->read_line() == "dave has arrived");
+        CHECK(c->read_line() == "gone has arrived");
+        CHECK(c->read_line() == "gone has left");
+    }
+
+    nodes[1]->signal(SIGKILL);
+    REQUIRE(nodes[1]->wait_exit());
+    // Exactly one of the two survivors sweeps; everyone left hears each leave once.
+    for (Conn* c : {alice.get(), carol.get()}) {
+        std::vector<std::string> heard{c->read_line(), c->read_line()};
+        std::sort(heard.begin(), heard.end());
+        CHECK(heard == std::vector<std::string>{"bob has left", "dave has left"});
+    }
+    size_t sweeps = 0;
+    for (size_t i : {0, 2})
+        sweeps += nodes[i]->output().find("taken for dead; telling the room its 2 members left") != std::string::npos;
+    CHECK(sweeps == 1);
+    auto new_bob = name_is_free(nodes[0]->port(), "bob", *carol);
+    CHECK(alice->read_line() == "bob has arrived");
+    REQUIRE(alice->send_all("still here\n"));
+    CHECK(carol->read_line() == "alice: still here");  // and nothing before it
+    for (size_t i : {0, 2})
+        stop_evchat(*nodes[i]);
 }
 
 TEST_CASE("cluster: a Redis that stops answering is taken for lost, and the link comes back")
@@ -547,4 +600,6 @@ TEST_CASE("cluster: config errors")
     check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\nroster = true\n", "do not work with [cluster]");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\ncommands = true\n", "do not work with [cluster]");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 0\n", "timeout must be between");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\nlease = 0.5\n", "lease must be between 1 and");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 10\nlease = 5\n", ":4:9: lease must be at least timeout");
 }
