@@ -50,29 +50,41 @@ constexpr const char* members_script =
     "for i = 5, #ARGV do local op, name = ARGV[i]:sub(1, 1), ARGV[i]:sub(2) "
     "if op == '+' then redis.call('sadd', KEYS[2], name) else redis.call('srem', KEYS[2], name) end end "
     "return id";
-// The lease tick of one node (ARGV[1], the key prefix ARGV[2], the lease ARGV[3] in ms):
-// renews its names (KEYS[i] for holders ARGV[3 + i]) as hold_script does, so that keys
-// a Redis lost with its data come back and names another took while this node was away
-// are counted; renews its liveness key and registration, and adds its members in the
-// room (ARGV after the holders) to its member set, which a Redis that lost its data thus
-// gets back; then sweeps: every registered node whose liveness key is gone loses its
-// registration, its member set, which comes back to the caller to be told as leaves, and
-// the names its members held (a name claimed but not yet in the room runs out its lease).
-// Returns {names held by others, 1 if this node was not registered, origin, {members}...}.
+// The lease tick of one node. ARGV: 1 its origin, 2 the key prefix (the stream's key),
+// 3 the lease in ms, 4 the stream's MAXLEN, 5 "1" if it may sweep, then a holder for each
+// name key in KEYS, then its members. It renews the names as hold_script does (a key a
+// Redis lost comes back; one another took meanwhile is counted), its liveness key and
+// registration, and sets its member set to exactly its members (in the room, or with
+// their arrival sent: the batches after this command change it from there, in order).
+// Then, if it may, it sweeps each registered node whose liveness key is gone: the leaves
+// of that node's members go to the stream as one entry of origin "ORIGIN/swept" whose
+// field x names the dead node (whose later entries nobody applies), its member set,
+// registration and members' names go, and a marker tells the node, should it come back,
+// that it was swept. All in one step, so one survivor sweeps, and a lost reply loses
+// nothing. Returns {names held by others, this node was swept, {origin, count}...}.
 constexpr const char* tick_script =
-    "local me, p, px, n = ARGV[1], ARGV[2], ARGV[3], #KEYS local taken = 0 "
+    "local me, p, px, maxlen, may_sweep, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], #KEYS "
+    "local function u32(x) return string.char(x % 256, math.floor(x / 256) % 256, "
+    "math.floor(x / 65536) % 256, math.floor(x / 16777216) % 256) end "
+    "local taken = 0 "
     "for i, k in ipairs(KEYS) do local v = redis.call('get', k) "
-    "if not v or v == ARGV[3 + i] then redis.call('set', k, ARGV[3 + i], 'px', px) else taken = taken + 1 end end "
+    "if not v or v == ARGV[5 + i] then redis.call('set', k, ARGV[5 + i], 'px', px) else taken = taken + 1 end end "
     "redis.call('set', p .. ':node:' .. me, '1', 'px', px) "
-    "local fresh = redis.call('sadd', p .. ':nodes', me) "
-    "for i = 4 + n, #ARGV do redis.call('sadd', p .. ':members:' .. me, ARGV[i]) end "
-    "local out = {taken, fresh} "
+    "redis.call('sadd', p .. ':nodes', me) "
+    "redis.call('del', p .. ':members:' .. me) "
+    "for i = 6 + n, #ARGV do redis.call('sadd', p .. ':members:' .. me, ARGV[i]) end "
+    "local out = {taken, redis.call('exists', p .. ':swept:' .. me)} "
+    "if may_sweep ~= '1' then return out end "
     "for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do "
     "if redis.call('exists', p .. ':node:' .. o) == 0 then "
-    "local ms = redis.call('smembers', p .. ':members:' .. o) table.insert(out, o) table.insert(out, ms) "
-    "for _, m in ipairs(ms) do local k = p .. ':name:' .. m local v = redis.call('get', k) "
+    "local ms = redis.call('smembers', p .. ':members:' .. o) local events = '' "
+    "for _, m in ipairs(ms) do events = events .. 'l' .. u32(#m) .. m .. u32(0) "
+    "local k = p .. ':name:' .. m local v = redis.call('get', k) "
     "if v and v:sub(1, #o + 1) == o .. '/' then redis.call('del', k) end end "
-    "redis.call('del', p .. ':members:' .. o) redis.call('srem', p .. ':nodes', o) end end "
+    "redis.call('xadd', p, 'maxlen', '~', maxlen, '*', 'o', o .. '/swept', 's', '1', 'e', events, 'x', o) "
+    "redis.call('set', p .. ':swept:' .. o, '1', 'px', 86400000) "
+    "redis.call('del', p .. ':members:' .. o) redis.call('srem', p .. ':nodes', o) "
+    "table.insert(out, o) table.insert(out, #ms) end end "
     "return out";
 // Deletes a name's key only if its holder (ARGV[1]) still has it.
 constexpr const char* release_script =
@@ -105,6 +117,18 @@ std::string incarnation()
     return hex;
 }
 
+// A command's arguments as hiredis takes them, binary-safe; the strings must outlive it.
+struct Args {
+    std::vector<const char*> argv;
+    std::vector<size_t> len;
+    void add(std::string_view a)
+    {
+        argv.push_back(a.data());
+        len.push_back(a.size());
+    }
+    int count() const { return static_cast<int>(argv.size()); }
+};
+
 bool is_string(const redisReply* r)
 {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
@@ -124,9 +148,9 @@ const redisReply* field(const redisReply* fields, const char* name)
 }  // namespace
 
 Cluster::Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change,
-                 Claimed on_claimed)
+                 Claimed on_claimed, std::function<void()> on_fenced)
     : loop_(loop), settings_(std::move(settings)), log_(log), room_(room), on_change_(std::move(on_change)),
-      on_claimed_(std::move(on_claimed))
+      on_claimed_(std::move(on_claimed)), on_fenced_(std::move(on_fenced))
 {
     if (settings_.node.empty())
         settings_.node = default_node_name();
@@ -436,18 +460,15 @@ void Cluster::send(Batch& b)
         return;
     }
     std::string members = members_key(origin_);
-    std::vector<const char*> argv{"EVAL", members_script, "2", settings_.stream.c_str(), members.c_str(),
-                                  maxlen.c_str(), origin_.c_str(), seq.c_str()};
-    std::vector<size_t> len;
-    for (const char* a : argv)
-        len.push_back(strlen(a));
-    argv.push_back(b.events.data());  // binary
-    len.push_back(b.events.size());
-    for (const std::string& op : b.ops) {
-        argv.push_back(op.data());
-        len.push_back(op.size());
-    }
-    redisAsyncCommandArgv(writer_, on_added, nullptr, static_cast<int>(argv.size()), argv.data(), len.data());
+    Args args;
+    for (std::string_view a : {std::string_view("EVAL"), std::string_view(members_script), std::string_view("2"),
+                               std::string_view(settings_.stream), std::string_view(members),
+                               std::string_view(maxlen), std::string_view(origin_), std::string_view(seq),
+                               std::string_view(b.events)})
+        args.add(a);
+    for (const std::string& op : b.ops)
+        args.add(op);
+    redisAsyncCommandArgv(writer_, on_added, nullptr, args.count(), args.argv.data(), args.len.data());
 }
 
 void Cluster::on_added(redisAsyncContext* c, void* r, void*)
@@ -560,21 +581,27 @@ void Cluster::on_released(redisAsyncContext* c, void* r, void*)
 void Cluster::tick()
 {
     ticked_at_ = ev_now(loop_);
-    std::vector<std::string> keys, args{origin_, settings_.stream, lease_ms_};
+    // Only a node whose link has lasted a whole lease sweeps: after an outage of Redis
+    // itself every lease has run out, and the others must have had the time to renew.
+    bool may_sweep = ticked_at_ - up_since_ >= settings_.lease;
+    std::vector<std::string> keys, args{origin_, settings_.stream, lease_ms_, std::to_string(settings_.maxlen),
+                                        may_sweep ? "1" : "0"};
     for (const auto& [id, name] : held_) {
         keys.push_back(name_key(name));
         args.push_back(holder(id));
     }
     room_.each_member([&](const Member& m) { args.push_back(m.name); });
+    for (const auto& [seq, m] : arriving_)
+        args.push_back(m->name);
     std::string count = std::to_string(keys.size());
-    std::vector<const char*> argv{"EVAL", tick_script, count.c_str()};
-    std::vector<size_t> len{4, strlen(tick_script), count.size()};
+    Args command;
+    command.add("EVAL");
+    command.add(tick_script);
+    command.add(count);
     for (const std::vector<std::string>* part : {&keys, &args})
-        for (const std::string& a : *part) {
-            argv.push_back(a.data());
-            len.push_back(a.size());
-        }
-    redisAsyncCommandArgv(writer_, on_ticked, nullptr, static_cast<int>(argv.size()), argv.data(), len.data());
+        for (const std::string& a : *part)
+            command.add(a);
+    redisAsyncCommandArgv(writer_, on_ticked, nullptr, command.count(), command.argv.data(), command.len.data());
 }
 
 void Cluster::on_ticked(redisAsyncContext* c, void* r, void*)
@@ -583,8 +610,10 @@ void Cluster::on_ticked(redisAsyncContext* c, void* r, void*)
     if (!self)
         return;
     auto* reply = static_cast<redisReply*>(r);
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
-        reply->element[1]->type != REDIS_REPLY_INTEGER) {
+    auto integer = [&](size_t i) {
+        return i < reply->elements && reply->element[i]->type == REDIS_REPLY_INTEGER;
+    };
+    if (reply->type != REDIS_REPLY_ARRAY || !integer(0) || !integer(1)) {
         self->log_.write(LogLevel::error, "cluster: lease tick: unexpected reply");
         return;
     }
@@ -593,33 +622,37 @@ void Cluster::on_ticked(redisAsyncContext* c, void* r, void*)
                          "cluster: %lld names of this node's members are held by another node now (the lease "
                          "ran out while Redis was away): the room has two members of each name",
                          taken);
-    if (reply->element[1]->integer == 1 && self->registered_)
-        self->log_.write(LogLevel::error,
-                         "cluster: this node was no longer registered in redis: redis lost its data, or the node "
-                         "went %g s without renewing its lease, and the other nodes were told its members left",
-                         self->settings_.lease);
-    self->registered_ = true;
-    for (size_t i = 2; i + 1 < reply->elements; i += 2)
-        self->sweep(reply->element[i], reply->element[i + 1]);
-}
-
-// A node gone without a word: its members' leaves, which nobody else will say, are said
-// here, once (the tick that found it took its member set away).
-void Cluster::sweep(const redisReply* origin, const redisReply* members)
-{
-    if (!is_string(origin) || !members || members->type != REDIS_REPLY_ARRAY)
-        return;
-    if (members->elements == 0) {
-        log_.write(LogLevel::info, "cluster: node %s is gone (no lease renewed for %g s), with no members left",
-                   origin->str, settings_.lease);
+    if (reply->element[1]->integer == 1) {
+        self->fence();
         return;
     }
-    log_.write(LogLevel::warn,
-               "cluster: node %s renewed no lease for %g s: taken for dead; telling the room its %zu members left",
-               origin->str, settings_.lease, members->elements);
-    for (size_t i = 0; i < members->elements; i++)
-        if (is_string(members->element[i]))
-            add({RoomEvent::Kind::leave, std::string_view(members->element[i]->str, members->element[i]->len), {}});
+    for (size_t i = 2; i + 1 < reply->elements; i += 2)
+        if (is_string(reply->element[i]) && integer(i + 1))
+            self->swept(reply->element[i]->str, reply->element[i + 1]->integer);
+}
+
+// A node gone without a word: its members' leaves, which nobody else would say, are in
+// the stream now, and come back to every node like any entry.
+void Cluster::swept(const char* origin, long long members)
+{
+    if (members == 0)
+        log_.write(LogLevel::info, "cluster: node %s is gone (no lease renewed for %g s), with no members left",
+                   origin, settings_.lease);
+    else
+        log_.write(LogLevel::warn,
+                   "cluster: node %s renewed no lease for %g s: taken for dead; telling the room its %lld members left",
+                   origin, settings_.lease, members);
+}
+
+// The other nodes took this one for dead and heard its members leave: what it says now
+// would reach nobody, so it stops, and its clients find a live node.
+void Cluster::fence()
+{
+    log_.write(LogLevel::error,
+               "cluster: this node was taken for dead (no lease renewed for %g s: cut off from redis, or paused), "
+               "and the room was told its members left; exiting so that its clients reconnect",
+               settings_.lease);
+    on_fenced_();
 }
 
 uint64_t Cluster::first_unacknowledged() const
@@ -691,6 +724,14 @@ void Cluster::deliver(const redisReply* entries)
             continue;
         }
         std::string from(origin->str, origin->len);
+        if (const redisReply* dead = field(entry->element[1], "x"); is_string(dead)) {
+            std::string buried(dead->str, dead->len);
+            if (buried == origin_) {
+                fence();
+                return;
+            }
+            ledger_.bury(buried);
+        }
         uint64_t first = strtoull(seq->str, nullptr, 10);
         StreamLedger::Verdict v = ledger_.next(id, from, first);
         if (v.lost > 0) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <string_view>
 #include <vector>
 
 struct redisAsyncContext;
@@ -30,7 +31,9 @@ struct redisReply;
 //
 // A node that dies says no leaves, so each node keeps a lease in Redis and its members
 // there (changed with the entries that change them); a node whose lease ran out is swept
-// by the first survivor to notice, which says the leaves of its members for it.
+// by the first survivor to notice, which puts the leaves of its members in the stream
+// for it, after which no node applies anything more of it, and a swept node that comes
+// back stops (on_fenced).
 class Cluster : public Relay {
 public:
     struct Settings {
@@ -42,10 +45,11 @@ public:
         double lease;        // a node that has not renewed its lease this long is taken for dead
     };
 
-    // on_change runs whenever readable() may have changed; on_claimed answers claim().
+    // on_change runs whenever readable() may have changed; on_claimed answers claim();
+    // on_fenced runs when the other nodes took this one for dead (it must stop).
     using Claimed = std::function<void(uint64_t id, const std::string& name, bool ok)>;
     Cluster(struct ev_loop* loop, Settings settings, Log& log, Broadcaster& room, std::function<void()> on_change,
-            Claimed on_claimed);
+            Claimed on_claimed, std::function<void()> on_fenced);
     ~Cluster() override;
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
@@ -114,7 +118,8 @@ private:
     void send_releases();
     uint64_t add(const RoomEvent& e);
     void tick();
-    void sweep(const redisReply* origin, const redisReply* members);
+    void swept(const char* origin, long long members);
+    void fence();
     std::string name_key(const std::string& name) const { return settings_.stream + ":name:" + name; }
     std::string members_key(const std::string& origin) const { return settings_.stream + ":members:" + origin; }
     // A claim's value in its key: this process's, and this claim's alone, so that a claim
@@ -131,6 +136,7 @@ private:
     Broadcaster& room_;
     std::function<void()> on_change_;
     Claimed on_claimed_;
+    std::function<void()> on_fenced_;
     std::string host_;
     int port_ = 0;
 
@@ -171,5 +177,5 @@ private:
     std::deque<Claim> releases_inflight_;
     std::unordered_map<uint64_t, std::string> held_;  // names held for this node's members, by claim id
     double ticked_at_ = 0;
-    bool registered_ = false;  // the lease tick has registered this node once
+
 };

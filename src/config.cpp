@@ -240,7 +240,7 @@ void read_cluster(const toml::table& t, Config& c)
         } else if (key == "timeout") {
             c.cluster_timeout = get_seconds(node, key, 0.1);
         } else if (key == "lease") {
-            c.cluster_lease = get_seconds(node, key, 1.0);
+            c.cluster_lease = get_seconds(node, key, 10.0);  // well above the 5 s retry ceiling
         } else if (key == "node") {
             c.cluster_node = get_string(node, key);
             if (c.cluster_node.size() > 64)
@@ -251,10 +251,14 @@ void read_cluster(const toml::table& t, Config& c)
     }
     if (c.cluster_redis.empty())
         fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
-    // A node must find its link lost before the others may take it for dead.
-    if (c.cluster_lease < c.cluster_timeout) {
+    // A node must find its link lost, and reconnect, well before the others may take it
+    // for dead.
+    if (c.cluster_lease < 2 * c.cluster_timeout) {
         const toml::node* lease = t.get("lease");
-        fail(lease ? lease->source() : t.source(), "lease must be at least timeout");
+        std::ostringstream msg;
+        msg << "lease must be at least twice timeout (lease " << c.cluster_lease << " s, timeout "
+            << c.cluster_timeout << " s)";
+        fail(lease ? lease->source() : t.source(), msg.str());
     }
 }
 

@@ -249,6 +249,8 @@ int serve(const Options& opt, const Config& config)
                       config.idle_timeout);
             notify(log, "READY=1");
             ev_run(loop, 0);
+            if (server.fenced())
+                status = 1;
             log.write(LogLevel::info, "exiting");
         } else {
             log.write(LogLevel::error, "%s", err.c_str());

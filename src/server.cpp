@@ -33,7 +33,11 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
             Cluster::Settings{config_.cluster_redis, config_.cluster_stream, config_.cluster_maxlen,
                               config_.cluster_node, config_.cluster_timeout, config_.cluster_lease},
             log_, room_, [this] { input_changed(); },
-            [this](uint64_t id, const std::string& name, bool ok) { name_claimed(id, name, ok); });
+            [this](uint64_t id, const std::string& name, bool ok) { name_claimed(id, name, ok); },
+            [this] {
+                fenced_ = true;
+                ev_break(loop_, EVBREAK_ALL);
+            });
         room_.set_relay(cluster_.get());
         cluster_->start();
     }

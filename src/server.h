@@ -35,6 +35,7 @@ public:
     // SIGTERM: stop accepting and reading, flush what is queued for up to the grace
     // period, then break the loop. A second call breaks it at once.
     void shutdown();
+    bool fenced() const { return fenced_; }
 
     // For clients.
     struct ev_loop* loop() const { return loop_; }
@@ -100,6 +101,7 @@ private:
     std::unique_ptr<char[]> read_buffer_;  // one for the whole loop: reads never overlap
     uint64_t flushed_end_ = 0;             // log end at the last flush pass
     bool closing_ = false;
+    bool fenced_ = false;  // the cluster took this node for dead: it exits, with status 1
     bool input_was_open_ = false;  // in a cluster: whether input_open() was, when last asked
     IdleList idle_;
     ev_timer idle_timer_;

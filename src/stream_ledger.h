@@ -42,6 +42,9 @@ public:
     // origin's events are numbered from 1 (this node's own): a first batch of it that
     // starts later tells that events went missing. Other origins are met mid-stream.
     void expect(const std::string& origin) { applied_.emplace(origin, 0); }
+    // origin was taken for dead, and its members' leaves said for it: nothing of it that
+    // comes later in the stream applies.
+    void bury(const std::string& origin) { applied_[origin] = UINT64_MAX; }
 
     // Stream IDs "MS-SEQ" in their numeric order; "" and malformed ones as 0-0.
     static std::pair<uint64_t, uint64_t> parse_id(const std::string& id);

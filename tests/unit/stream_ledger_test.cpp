@@ -109,3 +109,18 @@ TEST_CASE("this node's own events are numbered from 1: a first batch of its own 
     CHECK(v.apply);
     CHECK(v.lost == 2);
 }
+
+TEST_CASE("nothing of a buried origin applies after its burial, whether met before or not")
+{
+    StreamLedger l;
+    l.resume(state("100-0"));
+    l.applied("a", 5);
+    l.bury("a");
+    auto v = l.next("101-0", "a", 6);
+    CHECK_FALSE(v.apply);
+    CHECK(v.lost == 0);
+    l.bury("never-heard");
+    CHECK_FALSE(l.next("102-0", "never-heard", 1).apply);
+    CHECK(l.next("103-0", "b", 1).apply);  // the others go on
+    CHECK(l.read_after() == "103-0");
+}
