@@ -56,6 +56,8 @@ constexpr const char* members_script =
 // Redis lost comes back; one another took meanwhile is counted), its liveness key and
 // registration, and sets its member set to exactly its members (in the room, or with
 // their arrival sent: the batches after this command change it from there, in order).
+// A node that was swept learns it first, and takes nothing back: it must stop, and its
+// members must not be swept (and told to leave) a second time.
 // Then, if it may, it sweeps each registered node whose liveness key is gone: the leaves
 // of that node's members go to the stream as one entry of origin "ORIGIN/swept" whose
 // field x names the dead node (whose later entries nobody applies), its member set,
@@ -66,6 +68,7 @@ constexpr const char* tick_script =
     "local me, p, px, maxlen, may_sweep, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], #KEYS "
     "local function u32(x) return string.char(x % 256, math.floor(x / 256) % 256, "
     "math.floor(x / 65536) % 256, math.floor(x / 16777216) % 256) end "
+    "if redis.call('exists', p .. ':swept:' .. me) == 1 then return {0, 1} end "
     "local taken = 0 "
     "for i, k in ipairs(KEYS) do local v = redis.call('get', k) "
     "if not v or v == ARGV[5 + i] then redis.call('set', k, ARGV[5 + i], 'px', px) else taken = taken + 1 end end "
@@ -73,7 +76,7 @@ constexpr const char* tick_script =
     "redis.call('sadd', p .. ':nodes', me) "
     "redis.call('del', p .. ':members:' .. me) "
     "for i = 6 + n, #ARGV do redis.call('sadd', p .. ':members:' .. me, ARGV[i]) end "
-    "local out = {taken, redis.call('exists', p .. ':swept:' .. me)} "
+    "local out = {taken, 0} "
     "if may_sweep ~= '1' then return out end "
     "for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do "
     "if redis.call('exists', p .. ':node:' .. o) == 0 then "
