@@ -80,11 +80,12 @@ constexpr const char* tick_script =
     "if may_sweep ~= '1' then return out end "
     "for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do "
     "if redis.call('exists', p .. ':node:' .. o) == 0 then "
-    "local ms = redis.call('smembers', p .. ':members:' .. o) local events = '' "
-    "for _, m in ipairs(ms) do events = events .. 'l' .. u32(#m) .. m .. u32(0) "
+    "local ms = redis.call('smembers', p .. ':members:' .. o) local events = {} "
+    "for _, m in ipairs(ms) do table.insert(events, 'l' .. u32(#m) .. m .. u32(0)) "
     "local k = p .. ':name:' .. m local v = redis.call('get', k) "
     "if v and v:sub(1, #o + 1) == o .. '/' then redis.call('del', k) end end "
-    "redis.call('xadd', p, 'maxlen', '~', maxlen, '*', 'o', o .. '/swept', 's', '1', 'e', events, 'x', o) "
+    "redis.call('xadd', p, 'maxlen', '~', maxlen, '*', 'o', o .. '/swept', 's', '1', 'e', table.concat(events), "
+    "'x', o) "
     "redis.call('set', p .. ':swept:' .. o, '1', 'px', 86400000) "
     "redis.call('del', p .. ':members:' .. o) redis.call('srem', p .. ':nodes', o) "
     "table.insert(out, o) table.insert(out, #ms) end end "
@@ -316,14 +317,11 @@ void Cluster::resume(const StreamLedger::StreamState& state)
     up_since_ = ev_now(loop_);
     log_.write(LogLevel::info, "cluster: redis %s up, reading %s after %s", settings_.redis.c_str(),
                settings_.stream.c_str(), ledger_.read_after().c_str());
-    // Registered before any batch, so that members added to this node's set are always
-    // of a node someone will sweep; and the names this node's members have renewed before
-    // anyone's new claims, so that a key Redis lost goes back to its holder.
+    // Nothing is sent before the first tick has answered (vetted()): the node must learn
+    // whether it was swept while away before it says anything; and it is registered
+    // before any batch, so that members added to its set are of a node someone will sweep.
+    vetted_ = false;
     tick();
-    for (Batch& b : inflight_)
-        send(b);
-    flush();  // and the releases, after the leaves
-    send_claims();
     read_next();
     on_change_();
 }
@@ -354,6 +352,7 @@ void Cluster::lost(const char* why)
 {
     bool was_up = up_;
     up_ = false;
+    vetted_ = false;
     connected_ = 0;
     requeue(claims_inflight_, claims_waiting_);
     requeue(releases_inflight_, releases_waiting_);
@@ -392,7 +391,7 @@ void Cluster::on_watchdog(struct ev_loop* loop, ev_timer* w, int)
     char why[80] = "";
     if (now - self->last_heard_ > timeout)
         snprintf(why, sizeof why, "no reply for %.1f s", now - self->last_heard_);
-    else if (self->up_ && !self->inflight_.empty() && now - self->inflight_.front().sent_at > timeout)
+    else if (self->sending() && !self->inflight_.empty() && now - self->inflight_.front().sent_at > timeout)
         snprintf(why, sizeof why, "XADD unanswered for %.1f s", now - self->inflight_.front().sent_at);
     if (why[0]) {
         self->lost(why);
@@ -436,7 +435,7 @@ void Cluster::forget(Member& m)
 
 void Cluster::flush()
 {
-    if (!up_)
+    if (!sending())
         return;
     if (!outbox_.empty()) {
         inflight_bytes_ += outbox_.size();
@@ -505,7 +504,7 @@ void Cluster::check_backlog()
 void Cluster::claim(uint64_t id, const std::string& name)
 {
     claims_waiting_.push_back({id, name});
-    if (up_)
+    if (sending())
         send_claims();
 }
 
@@ -580,6 +579,31 @@ void Cluster::on_released(redisAsyncContext* c, void* r, void*)
     self->releases_inflight_.pop_front();  // 0: the lease had run out, and another has it now
 }
 
+// This node's members as Redis has them once it has run every batch sent before the
+// tick: those in the room or on their way in, less what the batches not yet sent will
+// change (the outbox, and everything in flight while a reconnect is being vetted).
+std::set<std::string> Cluster::members_in_redis() const
+{
+    std::set<std::string> names;
+    room_.each_member([&](const Member& m) { names.insert(m.name); });
+    for (const auto& [seq, m] : arriving_)
+        names.insert(m->name);
+    auto undo = [&](const std::vector<std::string>& ops) {
+        for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
+            std::string name = op->substr(1);
+            if ((*op)[0] == '+')
+                names.erase(name);
+            else
+                names.insert(name);
+        }
+    };
+    undo(outbox_ops_);
+    if (!vetted_)
+        for (auto b = inflight_.rbegin(); b != inflight_.rend(); ++b)
+            undo(b->ops);
+    return names;
+}
+
 // One command every third of the lease, whatever the number of names and members.
 void Cluster::tick()
 {
@@ -593,9 +617,8 @@ void Cluster::tick()
         keys.push_back(name_key(name));
         args.push_back(holder(id));
     }
-    room_.each_member([&](const Member& m) { args.push_back(m.name); });
-    for (const auto& [seq, m] : arriving_)
-        args.push_back(m->name);
+    for (const std::string& name : members_in_redis())
+        args.push_back(name);
     std::string count = std::to_string(keys.size());
     Args command;
     command.add("EVAL");
@@ -629,6 +652,13 @@ void Cluster::on_ticked(redisAsyncContext* c, void* r, void*)
         self->fence();
         return;
     }
+    if (!self->vetted_) {
+        self->vetted_ = true;
+        for (Batch& b : self->inflight_)
+            self->send(b);
+        self->flush();  // and the releases, after the leaves
+        self->send_claims();
+    }
     for (size_t i = 2; i + 1 < reply->elements; i += 2)
         if (is_string(reply->element[i]) && integer(i + 1))
             self->swept(reply->element[i]->str, reply->element[i + 1]->integer);
@@ -651,6 +681,9 @@ void Cluster::swept(const char* origin, long long members)
 // would reach nobody, so it stops, and its clients find a live node.
 void Cluster::fence()
 {
+    if (fenced_)
+        return;
+    fenced_ = true;
     log_.write(LogLevel::error,
                "cluster: this node was taken for dead (no lease renewed for %g s: cut off from redis, or paused), "
                "and the room was told its members left; exiting so that its clients reconnect",

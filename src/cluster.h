@@ -10,6 +10,7 @@
 #include <deque>
 #include <ev.h>
 #include <functional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <string_view>
@@ -118,6 +119,8 @@ private:
     void send_releases();
     uint64_t add(const RoomEvent& e);
     void tick();
+    std::set<std::string> members_in_redis() const;
+    bool sending() const { return up_ && vetted_; }
     void swept(const char* origin, long long members);
     void fence();
     std::string name_key(const std::string& name) const { return settings_.stream + ":name:" + name; }
@@ -144,6 +147,8 @@ private:
     redisAsyncContext* reader_ = nullptr;  // one XREAD BLOCK at a time
     int connected_ = 0;                    // of the two contexts
     bool up_ = false;
+    bool vetted_ = false;  // up, and the first lease tick said this node was not swept
+    bool fenced_ = false;
     bool proven_ = false;         // up and shown to work: only then does the backoff reset
     bool outage_logged_ = false;  // one warning per outage, not one per retry
     bool backlogged_ = false;

@@ -240,7 +240,7 @@ void read_cluster(const toml::table& t, Config& c)
         } else if (key == "timeout") {
             c.cluster_timeout = get_seconds(node, key, 0.1);
         } else if (key == "lease") {
-            c.cluster_lease = get_seconds(node, key, 10.0);  // well above the 5 s retry ceiling
+            c.cluster_lease = get_seconds(node, key, 10.0);
         } else if (key == "node") {
             c.cluster_node = get_string(node, key);
             if (c.cluster_node.size() > 64)
@@ -251,12 +251,13 @@ void read_cluster(const toml::table& t, Config& c)
     }
     if (c.cluster_redis.empty())
         fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
-    // A node must find its link lost, and reconnect, well before the others may take it
-    // for dead.
-    if (c.cluster_lease < 2 * c.cluster_timeout) {
+    // A live node renews every third of the lease; one whose link broke must find it lost
+    // (timeout) and be back (up to 5 s of retry backoff) before the others may take it for
+    // dead, and after an outage of Redis the others wait a lease before they may sweep.
+    if (c.cluster_lease < 3 * c.cluster_timeout + 10) {
         const toml::node* lease = t.get("lease");
         std::ostringstream msg;
-        msg << "lease must be at least twice timeout (lease " << c.cluster_lease << " s, timeout "
+        msg << "lease must be at least 3 * timeout + 10 s (lease " << c.cluster_lease << " s, timeout "
             << c.cluster_timeout << " s)";
         fail(lease ? lease->source() : t.source(), msg.str());
     }

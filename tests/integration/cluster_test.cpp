@@ -25,8 +25,8 @@ const std::string kUp = "cluster: redis ";  // + "ADDR up, reading ..." once per
 const std::string kNames = "[room]\nnames = true\n";
 // A short lease (in [cluster], so first in what start_nodes adds): a node gone without a
 // word is taken for dead within seconds.
-const std::string kShortLease = "lease = 10.0\n";
-const double kLease = 10.0;
+const std::string kShortLease = "lease = 16.0\n";  // the least that timeout = 2.0 allows
+const double kLease = 16.0;
 
 std::string cluster_config(uint16_t redis_port)
 {
@@ -408,6 +408,13 @@ TEST_CASE("cluster: a node stopped longer than its lease is swept, and when it c
     CHECK(nodes[1]->exit_status() == 1);
     CHECK(nodes[1]->output().find("this node was taken for dead") != std::string::npos);
     CHECK(b.read_until_eof(kTimeout, nullptr).find("said while stopped") == std::string::npos);
+    // Nor did it reach the stream, where a node started later could have read it: the
+    // swept node learned its fate before it sent anything.
+    std::string cli = redis_bin().substr(0, redis_bin().rfind("server")) + "cli";
+    RunResult stream = run({cli, "-p", std::to_string(redis->port()), "XRANGE", "evchat:room", "-", "+"});
+    CHECK(stream.status == 0);
+    CHECK(stream.out.find("/swept") != std::string::npos);  // the burial is there
+    CHECK(stream.out.find("said while stopped") == std::string::npos);
     // What the stopped node said after its sweep reaches nobody, and its leave is not said twice.
     REQUIRE(a.send_all("after\n"));
     CHECK(a.read_line() == a.addr() + ": after");
@@ -480,7 +487,7 @@ TEST_CASE("cluster: a Redis that takes commands and answers none pauses input, a
     auto redis = start_redis();
     uint16_t port = redis->port();
     ServerOptions opts;
-    opts.config = "[cluster]\nredis = \"127.0.0.1:" + std::to_string(port) + "\"\ntimeout = 30.0\nlease = 60.0\n";
+    opts.config = "[cluster]\nredis = \"127.0.0.1:" + std::to_string(port) + "\"\ntimeout = 30.0\nlease = 100.0\n";
     auto node = start_evchat(opts);
     REQUIRE(node->wait_output(" up, reading "));
     auto a = greeted(node->port());
@@ -656,5 +663,5 @@ TEST_CASE("cluster: config errors")
     check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\ncommands = true\n", "do not work with [cluster]");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 0\n", "timeout must be between");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\nlease = 5\n", "lease must be between 10 and");
-    check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 10\nlease = 15\n", ":4:9: lease must be at least twice timeout");
+    check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 10\nlease = 39\n", ":4:9: lease must be at least 3 * timeout + 10 s");
 }
