@@ -91,12 +91,19 @@ std::string answer(Conn& c, const std::string& name)
     return c.read_line();
 }
 
+// A newcomer on port that asks for name and gets it.
+std::unique_ptr<Conn> named(uint16_t port, const std::string& name)
+{
+    auto c = asked(port);
+    CHECK(answer(*c, name) == "You are " + name);
+    return c;
+}
+
 // A newcomer on port asks for name and gets it; witness hears it arrive. Returns the
 // newcomer, still in the room.
 std::unique_ptr<Conn> name_is_free(uint16_t port, const std::string& name, Conn& witness)
 {
-    auto c = asked(port);
-    CHECK(answer(*c, name) == "You are " + name);
+    auto c = named(port, name);
     CHECK(witness.read_line() == name + " has arrived");
     return c;
 }
@@ -346,15 +353,11 @@ TEST_CASE("cluster: a node that dies: another tells the room its members left, a
         return;
     auto redis = start_redis();
     auto nodes = start_nodes(3, redis->port(), kShortLease + kNames);
-    auto alice = asked(nodes[0]->port());
-    CHECK(answer(*alice, "alice") == "You are alice");
-    auto carol = asked(nodes[2]->port());
-    CHECK(answer(*carol, "carol") == "You are carol");
+    auto alice = named(nodes[0]->port(), "alice");
+    auto carol = named(nodes[2]->port(), "carol");
     CHECK(alice->read_line() == "carol has arrived");
-    auto bob = asked(nodes[1]->port());
-    CHECK(answer(*bob, "bob") == "You are bob");
-    auto dave = asked(nodes[1]->port());
-    CHECK(answer(*dave, "dave") == "You are dave");
+    auto bob = named(nodes[1]->port(), "bob");
+    auto dave = named(nodes[1]->port(), "dave");
     auto gone = asked(nodes[1]->port());  // left before the node died: not told again
     CHECK(answer(*gone, "gone") == "You are gone");
     gone->close();
@@ -576,8 +579,7 @@ TEST_CASE("cluster: a name is unique across the nodes, and free again once its h
         return;
     auto redis = start_redis();
     auto nodes = start_nodes(2, redis->port(), kNames);
-    auto alice = asked(nodes[0]->port());
-    CHECK(answer(*alice, "alice") == "You are alice");
+    auto alice = named(nodes[0]->port(), "alice");
 
     // On the other node: the name is taken there too; another one is not.
     auto other = asked(nodes[1]->port());
@@ -603,10 +605,8 @@ TEST_CASE("cluster: a name given back while Redis dropped the command is given b
         return;
     auto redis = start_redis();
     auto nodes = start_nodes(2, redis->port(), kNames);
-    auto alice = asked(nodes[0]->port());
-    CHECK(answer(*alice, "alice") == "You are alice");
-    auto bob = asked(nodes[1]->port());
-    CHECK(answer(*bob, "bob") == "You are bob");
+    auto alice = named(nodes[0]->port(), "alice");
+    auto bob = named(nodes[1]->port(), "bob");
     CHECK(alice->read_line() == "bob has arrived");
 
     // Alice's leave and the release of her name are held, then dropped unrun.
