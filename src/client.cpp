@@ -151,7 +151,8 @@ void Client::named(const std::string& name, bool ok)
 }
 
 // Input held back while the client could not take it (over a flood rate, a name being
-// claimed, an arrival on its way) is framed once it can. Never from inside the framer: held_ is empty there.
+// claimed, an arrival on its way) is framed once it can. Never from inside the framer:
+// held_ is empty there.
 void Client::resume_input()
 {
     if (held_.empty() || throttled_ || claiming_ || !(state_ == State::naming || state_ == State::member))

@@ -317,7 +317,7 @@ void Cluster::resume(const StreamLedger::StreamState& state)
     up_since_ = ev_now(loop_);
     log_.write(LogLevel::info, "cluster: redis %s up, reading %s after %s", settings_.redis.c_str(),
                settings_.stream.c_str(), ledger_.read_after().c_str());
-    // Nothing is sent before the first tick has answered (vetted()): the node must learn
+    // Nothing is sent before the first tick has answered (vetted_): the node must learn
     // whether it was swept while away before it says anything; and it is registered
     // before any batch, so that members added to its set are of a node someone will sweep.
     vetted_ = false;
