@@ -14,7 +14,7 @@ void Broadcaster::happen(const RoomEvent& e, Member* arriving)
 
 void Broadcaster::arrive(Member& m)
 {
-    assert(!present(m) && !m.cursor.open);
+    assert(!present(m) && !m.reader.is_open());
     m.arriving = true;
     happen({RoomEvent::Kind::arrival, m.name, {}}, &m);
 }
@@ -96,13 +96,9 @@ void Broadcaster::admit(Member& m)
 {
     assert(m.arriving);
     m.arriving = false;
-    m.cursor = log_.open_at_end();
-    m.stop = Member::no_stop;
+    m.reader.open(log_);
     m.in_room = true;
-    m.prev = last_;
-    m.next = nullptr;
-    (last_ ? last_->next : first_) = &m;
-    last_ = &m;
+    members_.push_back(m);
     size_++;
     if (names_valid_)
         names_.append(names_.empty() ? "" : ", ").append(m.name);
@@ -111,18 +107,11 @@ void Broadcaster::admit(Member& m)
 void Broadcaster::silence(Member& m)
 {
     assert(m.in_room);
-    m.stop = log_.end();
+    m.reader.stop();
     m.in_room = false;
-    unlink(m);
-    size_--;
-}
-
-void Broadcaster::unlink(Member& m)
-{
-    (m.prev ? m.prev->next : first_) = m.next;
-    (m.next ? m.next->prev : last_) = m.prev;
-    m.prev = m.next = nullptr;
+    members_.remove(m);
     names_valid_ = false;
+    size_--;
 }
 
 // A connection that goes without leaving is one the node is closing: its members must
@@ -131,12 +120,12 @@ void Broadcaster::release(Member& m)
 {
     if (present(m))
         close(m);
-    log_.close(m.cursor);
+    m.reader.close();
 }
 
 bool Broadcaster::has_member_named(std::string_view name) const
 {
-    for (const Member* m = first_; m; m = m->next)
+    for (const Member* m = members_.front(); m; m = members_.next(*m))
         if (m->name == name)
             return true;
     return false;
@@ -146,8 +135,7 @@ std::string Broadcaster::roster(size_t max_line)
 {
     if (!names_valid_) {
         names_.clear();
-        for (const Member* m = first_; m; m = m->next)
-            names_.append(m == first_ ? "" : ", ").append(m->name);
+        members_.each([&](const Member& m) { names_.append(names_.empty() ? "" : ", ").append(m.name); });
         names_valid_ = true;
     }
     std::string line = "Present (" + std::to_string(size_) + "):";
@@ -166,11 +154,4 @@ std::string Broadcaster::roster(size_t max_line)
     if (shown == 0)
         return line + " ... (" + std::to_string(size_) + " more)\n";
     return line + " " + names_.substr(0, cut) + ", ... (" + std::to_string(size_ - shown) + " more)\n";
-}
-
-uint64_t Broadcaster::backlog(const Member& m) const
-{
-    if (!m.cursor.open)
-        return 0;
-    return std::min(m.stop, log_.end()) - m.cursor.pos;
 }

@@ -2,6 +2,7 @@
 // say to whom, in one global order. Owned by the server; it knows no sockets.
 #pragma once
 
+#include "intrusive_list.h"
 #include "room_event.h"
 #include "room_log.h"
 
@@ -9,18 +10,18 @@
 #include <string>
 #include <string_view>
 
-// One participant as the room sees it. Embedded in its connection, which must call
-// Broadcaster::release() before it goes away.
+// One participant as the room sees it. Embedded in its session, which must call
+// Broadcaster::release() before it goes away; the reader is its connection's.
 struct Member {
-    static constexpr uint64_t no_stop = UINT64_MAX;
+    Member(std::string name, RoomLog::Reader& reader) : name(std::move(name)), reader(reader) {}
+    Member(const Member&) = delete;
+    Member& operator=(const Member&) = delete;
 
-    std::string name;           // ADDR (or the chosen name) in every line about this member
-    RoomLog::Cursor cursor;     // next byte of the room's log this member has to receive
-    uint64_t stop = no_stop;    // set on leave: the member receives nothing said after it
+    std::string name;         // ADDR (or the chosen name) in every line about this member
+    RoomLog::Reader& reader;  // what it receives: opened at its arrival, stopped at its leave
     bool in_room = false;
-    bool arriving = false;      // its arrival is on its way through the relay's global order
-    Member* prev = nullptr;     // the room's members in order of arrival
-    Member* next = nullptr;
+    bool arriving = false;    // its arrival is on its way through the relay's global order
+    ListLink<Member> link;    // the room's members in order of arrival
 };
 
 // Carries the room's events through a global order shared by several nodes and hands
@@ -59,7 +60,7 @@ public:
     void close(Member& m);
     // In the room, or on its way in: a member the others will hear leave.
     bool present(const Member& m) const { return m.in_room || m.arriving; }
-    // m's connection is gone: its cursor no longer holds the log.
+    // m goes away: its reader no longer holds the log.
     void release(Member& m);
     // An event in the global order; arriving is the local member it admits, if any.
     void apply(const RoomEvent& e, Member* arriving);
@@ -69,15 +70,11 @@ public:
     template <class F>
     void each_member(F&& f) const
     {
-        for (const Member* m = first_; m; m = m->next)
-            f(*m);
+        members_.each([&](const Member& m) { f(m); });
     }
     // "Present (N): a, b, c\n", in order of arrival, at most max_line bytes: beyond that the
     // list ends with "... (K more)". Built once per change of the room, not per reader.
     std::string roster(size_t max_line);
-
-    // Bytes the room has said to m that m has not received yet.
-    uint64_t backlog(const Member& m) const;
 
     size_t size() const { return size_; }
     // Lines members said (lines, /me), and lines handed to readers counted once per reader.
@@ -89,15 +86,13 @@ private:
     void happen(const RoomEvent& e, Member* arriving);
     void admit(Member& m);
     void silence(Member& m);
-    void unlink(Member& m);
 
     RoomLog log_;
     Relay* relay_ = nullptr;
     size_t size_ = 0;
     uint64_t lines_said_ = 0;
     uint64_t deliveries_ = 0;
-    Member* first_ = nullptr;
-    Member* last_ = nullptr;
+    IntrusiveList<Member, &Member::link> members_;
     std::string names_;         // "a, b, c": the roster's list, kept while it is valid
     bool names_valid_ = true;
 };

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 // toml++ 3.3 asserts things about its input that malformed files violate ("[#", a NUL
@@ -123,197 +124,232 @@ const toml::table& get_table(const toml::node& node, std::string_view key)
     return *node.as_table();
 }
 
-void read_server(const toml::table& t, Config& c)
-{
-    for (auto&& [key, node] : t) {
-        if (key == "listen") {
-            if (!node.is_array() || node.as_array()->empty())
-                fail(node.source(), "listen must be a non-empty array of \"HOST:PORT\" strings");
-            std::vector<std::string> listen;
-            for (const toml::node& item : *node.as_array()) {
-                const std::string& text = get_string(item, "listen entry");
-                ListenAddress parsed;
-                std::string err;
-                if (!parse_listen_address(text, parsed, err))
-                    fail(item.source(), err);
-                listen.push_back(text);
-            }
-            c.listen = std::move(listen);
-        } else if (key == "backlog") {
-            c.backlog = static_cast<int>(get_integer(node, key, 1, 65535));
-        } else if (key == "shutdown_grace") {
-            c.shutdown_grace = get_seconds(node, key, 0.0);
-        } else if (key == "max_clients") {
-            c.max_clients = static_cast<size_t>(get_integer(node, key, 1, 10000000));
-        } else if (key == "max_clients_per_ip") {
-            c.max_clients_per_ip = static_cast<size_t>(get_integer(node, key, 0, 10000000));
-        } else if (key == "reuse_port") {
-            c.reuse_port = get_bool(node, key);
-        } else {
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [server]");
-        }
-    }
-}
-
-void read_client(const toml::table& t, Config& c)
-{
-    constexpr uint64_t max_buffer = 1ull << 40;
-    for (auto&& [key, node] : t) {
-        if (key == "max_line_bytes") {
-            c.max_line_bytes = get_size(node, key, 2, 64u << 20);
-        } else if (key == "output_soft_limit") {
-            c.output_soft_limit = get_size(node, key, 1, max_buffer);
-        } else if (key == "output_soft_seconds") {
-            c.output_soft_seconds = get_seconds(node, key, 0.0);
-        } else if (key == "output_hard_limit") {
-            c.output_hard_limit = get_size(node, key, 1, max_buffer);
-        } else if (key == "slow_policy") {
-            const std::string& s = get_string(node, key);
-            if (s == "disconnect")
-                c.slow_policy = SlowPolicy::disconnect;
-            else if (s == "drop")
-                c.slow_policy = SlowPolicy::drop;
-            else
-                fail(node.source(), "slow_policy must be \"disconnect\" or \"drop\"");
-        } else if (key == "drain_timeout") {
-            c.drain_timeout = get_seconds(node, key, 0.0);
-        } else if (key == "idle_timeout") {
-            c.idle_timeout = get_seconds(node, key, 0.0);
-        } else {
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [client]");
-        }
-    }
-    // One line with its longest prefix must fit, or every client would be slow at once.
-    auto where = [&t](const char* first, const char* second) {
-        const toml::node* n = t.get(first);
-        n = n ? n : t.get(second);
-        return n ? n->source() : t.source();
-    };
-    if (c.output_hard_limit < c.max_line_bytes + 64)
-        fail(where("output_hard_limit", "max_line_bytes"),
-             "output_hard_limit must be at least max_line_bytes + 64 (" +
-                 std::to_string(c.max_line_bytes + 64) + ")");
-    if (c.output_soft_limit > c.output_hard_limit)
-        fail(where("output_soft_limit", "output_hard_limit"),
-             "output_soft_limit must not exceed output_hard_limit");
-}
-
 double get_rate(const toml::node& node, std::string_view key, double min)
 {
     return get_number(node, key, min, 1e12, "");
 }
 
-void read_flood(const toml::table& t, Config& c)
+// "HOST:PORT" as a listen address; the forms are parse_listen_address's.
+std::string get_address(const toml::node& node, std::string_view key)
 {
-    for (auto&& [key, node] : t) {
-        if (key == "lines_per_second")
-            c.flood_lines_per_second = get_rate(node, key, 0);
-        else if (key == "lines_burst")
-            c.flood_lines_burst = get_rate(node, key, 1);
-        else if (key == "bytes_per_second")
-            c.flood_bytes_per_second = static_cast<double>(get_size(node, key, 0, 1ull << 40));
-        else if (key == "bytes_burst")
-            c.flood_bytes_burst = static_cast<double>(get_size(node, key, 1, 1ull << 40));
-        else if (key == "disconnect_after")
-            c.flood_disconnect_after = get_seconds(node, key, 0.0);
-        else
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [flood]");
-    }
+    const std::string& text = get_string(node, key);
+    ListenAddress where;
+    std::string err;
+    if (!parse_listen_address(text, where, err))
+        fail(node.source(), err);
+    return text;
 }
 
-void read_cluster(const toml::table& t, Config& c)
+std::vector<std::string> get_listen(const toml::node& node, std::string_view key)
 {
-    for (auto&& [key, node] : t) {
-        if (key == "redis") {
-            const std::string& text = get_string(node, key);
-            ListenAddress where;
-            std::string err;
-            if (!parse_listen_address(text, where, err) || where.dual_stack)
-                fail(node.source(), "redis must be \"HOST:PORT\" with a numeric host or localhost");
-            c.cluster_redis = text;
-        } else if (key == "stream") {
-            c.cluster_stream = get_string(node, key);
-            if (c.cluster_stream.empty())
-                fail(node.source(), "stream must not be empty");
-        } else if (key == "maxlen") {
-            c.cluster_maxlen = static_cast<size_t>(get_integer(node, key, 1000, 1000000000));
-        } else if (key == "timeout") {
-            c.cluster_timeout = get_seconds(node, key, 0.1);
-        } else if (key == "lease") {
-            c.cluster_lease = get_seconds(node, key, 10.0);
-        } else if (key == "node") {
-            c.cluster_node = get_string(node, key);
-            if (c.cluster_node.size() > 64)
-                fail(node.source(), "node must be at most 64 bytes");
-        } else {
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [cluster]");
-        }
-    }
-    if (c.cluster_redis.empty())
-        fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
-    // A live node renews every third of the lease; one whose link broke must find it lost
-    // (timeout) and be back (up to 5 s of retry backoff) before the others may take it for
-    // dead, and after an outage of Redis the others wait a lease before they may sweep.
-    if (c.cluster_lease < 3 * c.cluster_timeout + 10) {
-        const toml::node* lease = t.get("lease");
-        std::ostringstream msg;
-        msg << "lease must be at least 3 * timeout + 10 s (lease " << c.cluster_lease << " s, timeout "
-            << c.cluster_timeout << " s)";
-        fail(lease ? lease->source() : t.source(), msg.str());
-    }
+    if (!node.is_array() || node.as_array()->empty())
+        fail(node.source(), std::string(key) + " must be a non-empty array of \"HOST:PORT\" strings");
+    std::vector<std::string> listen;
+    for (const toml::node& item : *node.as_array())
+        listen.push_back(get_address(item, "listen entry"));
+    return listen;
 }
 
-void read_room(const toml::table& t, Config& c)
+// One of a few strings, each standing for a value; the message lists them: "a" or "b".
+template <class T>
+T get_choice(const toml::node& node, std::string_view key, std::initializer_list<std::pair<const char*, T>> choices)
 {
-    for (auto&& [key, node] : t) {
-        if (key == "names")
-            c.names = get_bool(node, key);
-        else if (key == "roster")
-            c.roster = get_bool(node, key);
-        else if (key == "commands")
-            c.commands = get_bool(node, key);
-        else
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [room]");
+    const std::string& s = get_string(node, key);
+    std::string names;
+    for (size_t i = 0; i < choices.size(); i++) {
+        const auto& [name, value] = choices.begin()[i];
+        if (s == name)
+            return value;
+        if (i > 0)
+            names += i + 1 == choices.size() ? " or " : ", ";
+        names += "\"" + std::string(name) + "\"";
     }
+    fail(node.source(), std::string(key) + " must be " + names);
 }
 
-void read_admin(const toml::table& t, Config& c)
+// Whether a reload applies a key (to connected clients too), or only a restart does.
+enum class Apply { reload, restart };
+
+// One key of the file: where it sits, whether a reload applies it, how its value is read
+// and checked into the Config, and how two Configs compare on it.
+struct Key {
+    std::string_view section;
+    std::string_view name;
+    Apply apply;
+    std::function<void(const toml::node&, std::string_view, Config&)> read;
+    std::function<bool(const Config&, const Config&)> same;
+};
+
+// A key stored in the field `member` of the section `sec`; get reads its value.
+template <class S, class T, class Get>
+Key key(std::string_view section, std::string_view name, Apply apply, S Config::*sec, T S::*member, Get get)
 {
-    for (auto&& [key, node] : t) {
-        if (key == "listen") {
-            const std::string& text = get_string(node, key);
-            ListenAddress where;
-            std::string err;
-            if (!text.empty() && !parse_listen_address(text, where, err))
-                fail(node.source(), err);
-            c.admin_listen = text;
-        } else if (key == "timeout") {
-            c.admin_timeout = get_seconds(node, key, 0.01);
-        } else if (key == "max_connections") {
-            c.admin_max_connections = static_cast<size_t>(get_integer(node, key, 1, 1024));
-        } else {
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [admin]");
-        }
-    }
+    return Key{section, name, apply,
+               [=](const toml::node& node, std::string_view k, Config& c) { c.*sec.*member = static_cast<T>(get(node, k)); },
+               [=](const Config& a, const Config& b) { return a.*sec.*member == b.*sec.*member; }};
 }
 
-void read_log(const toml::table& t, Config& c)
+auto integer(int64_t min, int64_t max)
 {
-    for (auto&& [key, node] : t) {
-        if (key == "level") {
-            auto level = parse_log_level(get_string(node, key));
-            if (!level)
-                fail(node.source(), "level must be \"debug\", \"info\", \"warn\" or \"error\"");
-            c.log_level = *level;
-        } else if (key == "format") {
-            const std::string& f = get_string(node, key);
-            if (f != "text" && f != "json")
-                fail(node.source(), "format must be \"text\" or \"json\"");
-            c.log_format = f == "json" ? LogFormat::json : LogFormat::text;
-        } else if (key == "summary_interval") {
-            c.summary_interval = get_seconds(node, key, 0.0);
-        } else {
-            fail(key.source(), "unknown key \"" + std::string(key) + "\" in [log]");
+    return [=](const toml::node& n, std::string_view k) { return get_integer(n, k, min, max); };
+}
+auto size(uint64_t min, uint64_t max)
+{
+    return [=](const toml::node& n, std::string_view k) { return get_size(n, k, min, max); };
+}
+auto seconds(double min)
+{
+    return [=](const toml::node& n, std::string_view k) { return get_seconds(n, k, min); };
+}
+auto rate(double min)
+{
+    return [=](const toml::node& n, std::string_view k) { return get_rate(n, k, min); };
+}
+auto boolean()
+{
+    return [](const toml::node& n, std::string_view k) { return get_bool(n, k); };
+}
+
+constexpr uint64_t max_buffer = 1ull << 40;
+
+// Every key of the file, in the order of conf/evchat.toml.
+const std::vector<Key>& keys()
+{
+    using C = Config;
+    using A = Apply;
+    static const std::vector<Key> table = {
+        key("server", "listen", A::reload, &C::server, &ServerConfig::listen, get_listen),
+        key("server", "backlog", A::reload, &C::server, &ServerConfig::backlog, integer(1, 65535)),
+        key("server", "max_clients", A::reload, &C::server, &ServerConfig::max_clients, integer(1, 10000000)),
+        key("server", "max_clients_per_ip", A::reload, &C::server, &ServerConfig::max_clients_per_ip,
+            integer(0, 10000000)),
+        key("server", "shutdown_grace", A::reload, &C::server, &ServerConfig::shutdown_grace, seconds(0)),
+        key("server", "reuse_port", A::restart, &C::server, &ServerConfig::reuse_port, boolean()),
+
+        key("client", "max_line_bytes", A::reload, &C::client, &ClientConfig::max_line_bytes, size(2, 64u << 20)),
+        key("client", "output_soft_limit", A::reload, &C::client, &ClientConfig::output_soft_limit,
+            size(1, max_buffer)),
+        key("client", "output_soft_seconds", A::reload, &C::client, &ClientConfig::output_soft_seconds, seconds(0)),
+        key("client", "output_hard_limit", A::reload, &C::client, &ClientConfig::output_hard_limit,
+            size(1, max_buffer)),
+        key("client", "slow_policy", A::reload, &C::client, &ClientConfig::slow_policy,
+            [](const toml::node& n, std::string_view k) {
+                return get_choice(n, k, {std::pair{"disconnect", SlowPolicy::disconnect}, {"drop", SlowPolicy::drop}});
+            }),
+        key("client", "drain_timeout", A::reload, &C::client, &ClientConfig::drain_timeout, seconds(0)),
+        key("client", "idle_timeout", A::reload, &C::client, &ClientConfig::idle_timeout, seconds(0)),
+
+        key("flood", "lines_per_second", A::reload, &C::flood, &FloodConfig::lines_per_second, rate(0)),
+        key("flood", "lines_burst", A::reload, &C::flood, &FloodConfig::lines_burst, rate(1)),
+        key("flood", "bytes_per_second", A::reload, &C::flood, &FloodConfig::bytes_per_second, size(0, 1ull << 40)),
+        key("flood", "bytes_burst", A::reload, &C::flood, &FloodConfig::bytes_burst, size(1, 1ull << 40)),
+        key("flood", "disconnect_after", A::reload, &C::flood, &FloodConfig::disconnect_after, seconds(0)),
+
+        key("room", "names", A::reload, &C::room, &RoomConfig::names, boolean()),
+        key("room", "roster", A::reload, &C::room, &RoomConfig::roster, boolean()),
+        key("room", "commands", A::reload, &C::room, &RoomConfig::commands, boolean()),
+
+        // A node's place in the cluster is fixed for its life: its stream, its name, its
+        // origin in Redis.
+        key("cluster", "redis", A::restart, &C::cluster, &ClusterConfig::redis,
+            [](const toml::node& n, std::string_view k) {
+                const std::string& text = get_string(n, k);
+                ListenAddress where;
+                std::string err;
+                if (!parse_listen_address(text, where, err) || where.dual_stack)
+                    fail(n.source(), "redis must be \"HOST:PORT\" with a numeric host or localhost");
+                return text;
+            }),
+        key("cluster", "stream", A::restart, &C::cluster, &ClusterConfig::stream,
+            [](const toml::node& n, std::string_view k) {
+                const std::string& s = get_string(n, k);
+                if (s.empty())
+                    fail(n.source(), "stream must not be empty");
+                return s;
+            }),
+        key("cluster", "maxlen", A::restart, &C::cluster, &ClusterConfig::maxlen, integer(1000, 1000000000)),
+        key("cluster", "node", A::restart, &C::cluster, &ClusterConfig::node,
+            [](const toml::node& n, std::string_view k) {
+                const std::string& s = get_string(n, k);
+                if (s.size() > 64)
+                    fail(n.source(), "node must be at most 64 bytes");
+                return s;
+            }),
+        key("cluster", "timeout", A::restart, &C::cluster, &ClusterConfig::timeout, seconds(0.1)),
+        key("cluster", "lease", A::restart, &C::cluster, &ClusterConfig::lease, seconds(10.0)),
+
+        key("admin", "listen", A::reload, &C::admin, &AdminConfig::listen,
+            [](const toml::node& n, std::string_view k) {
+                return get_string(n, k).empty() ? std::string() : get_address(n, k);
+            }),
+        key("admin", "timeout", A::reload, &C::admin, &AdminConfig::timeout, seconds(0.01)),
+        key("admin", "max_connections", A::reload, &C::admin, &AdminConfig::max_connections, integer(1, 1024)),
+
+        key("log", "level", A::reload, &C::log, &LogConfig::level,
+            [](const toml::node& n, std::string_view k) {
+                auto level = parse_log_level(get_string(n, k));
+                if (!level)
+                    fail(n.source(), "level must be \"debug\", \"info\", \"warn\" or \"error\"");
+                return *level;
+            }),
+        key("log", "format", A::reload, &C::log, &LogConfig::format,
+            [](const toml::node& n, std::string_view k) {
+                return get_choice(n, k, {std::pair{"text", LogFormat::text}, {"json", LogFormat::json}});
+            }),
+        key("log", "summary_interval", A::reload, &C::log, &LogConfig::summary_interval, seconds(0)),
+    };
+    return table;
+}
+
+const Key* find_key(std::string_view section, std::string_view name)
+{
+    for (const Key& k : keys())
+        if (k.section == section && k.name == name)
+            return &k;
+    return nullptr;
+}
+
+bool is_section(std::string_view name)
+{
+    for (const Key& k : keys())
+        if (k.section == name)
+            return true;
+    return false;
+}
+
+// Where a rule about two keys is reported: the first of them the table gives, or the table.
+toml::source_region where(const toml::table& t, const char* first, const char* second)
+{
+    const toml::node* n = t.get(first);
+    n = n ? n : t.get(second);
+    return n ? n->source() : t.source();
+}
+
+// The rules that tie keys of one section together, checked once the section is read.
+void check_section(std::string_view section, const toml::table& t, const Config& c)
+{
+    if (section == "client") {
+        // One line with its longest prefix must fit, or every client would be slow at once.
+        const ClientConfig& cl = c.client;
+        if (cl.output_hard_limit < cl.max_line_bytes + 64)
+            fail(where(t, "output_hard_limit", "max_line_bytes"),
+                 "output_hard_limit must be at least max_line_bytes + 64 (" + std::to_string(cl.max_line_bytes + 64) +
+                     ")");
+        if (cl.output_soft_limit > cl.output_hard_limit)
+            fail(where(t, "output_soft_limit", "output_hard_limit"),
+                 "output_soft_limit must not exceed output_hard_limit");
+    } else if (section == "cluster") {
+        if (!c.cluster.enabled())
+            fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");
+        // A live node renews every third of the lease; one whose link broke must find it
+        // lost (timeout) and be back (up to 5 s of retry backoff) before the others may
+        // take it for dead, and after an outage of Redis the others wait a lease before
+        // they may sweep.
+        if (c.cluster.lease < 3 * c.cluster.timeout + 10) {
+            std::ostringstream msg;
+            msg << "lease must be at least 3 * timeout + 10 s (lease " << c.cluster.lease << " s, timeout "
+                << c.cluster.timeout << " s)";
+            fail(where(t, "lease", "timeout"), msg.str());
         }
     }
 }
@@ -398,32 +434,26 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
     Config c;
     try {
         toml::table root = toml::parse(text, source);
-        for (auto&& [key, node] : root) {
-            if (key == "server")
-                read_server(get_table(node, key), c);
-            else if (key == "client")
-                read_client(get_table(node, key), c);
-            else if (key == "flood")
-                read_flood(get_table(node, key), c);
-            else if (key == "room")
-                read_room(get_table(node, key), c);
-            else if (key == "cluster")
-                read_cluster(get_table(node, key), c);
-            else if (key == "admin")
-                read_admin(get_table(node, key), c);
-            else if (key == "log")
-                read_log(get_table(node, key), c);
-            else
-                fail(key.source(), "unknown table or key \"" + std::string(key) + "\"");
+        for (auto&& [section, node] : root) {
+            if (!is_section(section))
+                fail(section.source(), "unknown table or key \"" + std::string(section) + "\"");
+            const toml::table& t = get_table(node, section);
+            for (auto&& [name, value] : t) {
+                const Key* k = find_key(section, name);
+                if (!k)
+                    fail(name.source(), "unknown key \"" + std::string(name) + "\" in [" + std::string(section) + "]");
+                k->read(value, name, c);
+            }
+            check_section(section, t, c);
         }
         // A roster (or /who) cut short still says how many it leaves out, in a line readers take.
-        if ((c.roster || c.commands) && c.max_line_bytes < 64)
-            fail(root["room"][c.roster ? "roster" : "commands"].node()->source(),
+        if ((c.room.roster || c.room.commands) && c.client.max_line_bytes < 64)
+            fail(root["room"][c.room.roster ? "roster" : "commands"].node()->source(),
                  "roster and commands need [client] max_line_bytes of at least 64");
         // The roster and the commands (/who, /nick) need to know the whole room, but a node
         // knows only its own members: across nodes they would be wrong, so they are refused.
         // Names are claimed in Redis, and work.
-        if (!c.cluster_redis.empty() && (c.roster || c.commands))
+        if (c.cluster.enabled() && (c.room.roster || c.room.commands))
             fail(root["cluster"].node()->source(), "[room] roster and commands do not work with [cluster] yet");
     } catch (const toml::parse_error& e) {
         return position(source, e.source()) + std::string(e.description());
@@ -444,6 +474,15 @@ std::string load_config(const std::string& path, Config& out)
     if (in.bad())
         return path + ": read error";
     return parse_config(text.str(), path, out);
+}
+
+std::string restart_only_changes(const Config& running, const Config& next)
+{
+    std::string changed;
+    for (const Key& k : keys())
+        if (k.apply == Apply::restart && !k.same(running, next))
+            changed += (changed.empty() ? "" : ", ") + ("[" + std::string(k.section) + "] " + std::string(k.name));
+    return changed;
 }
 
 std::string_view default_config_text()

@@ -1,4 +1,5 @@
 // evchat: the command line, signals, and the wiring of config, log and server on one loop.
+#include "address.h"
 #include "config.h"
 #include "probe.h"
 #include "log.h"
@@ -148,7 +149,7 @@ std::string load_effective(const Options& opt, Config& out)
             if (!parse_listen_address(text, where, err))
                 return "--listen: " + err;
         }
-        config.listen = opt.listen;
+        config.server.listen = opt.listen;
     }
     out = std::move(config);
     return "";
@@ -198,8 +199,8 @@ void on_reload_signal(struct ev_loop*, ev_signal* w, int)
     Config next;
     std::string err = load_effective(s->opt, next);
     if (err.empty() && s->server.reconfigure(next, err)) {
-        s->log.set_level(next.log_level);
-        s->log.set_format(next.log_format);
+        s->log.set_level(next.log.level);
+        s->log.set_format(next.log.format);
         s->log.write(LogLevel::info, "reloaded %s", s->opt.config_path.c_str());
         s->server.stats().reloads_ok++;
     } else {
@@ -214,9 +215,9 @@ int serve(const Options& opt, const Config& config)
 {
     // A peer that vanished must show up as EPIPE from writev, not kill the process.
     signal(SIGPIPE, SIG_IGN);
-    Log log(config.log_level);
-    log.set_format(config.log_format);
-    raise_fd_limit(log, config.max_clients);
+    Log log(config.log.level);
+    log.set_format(config.log.format);
+    raise_fd_limit(log, config.server.max_clients);
     // Not the default loop: that one reaps every child (SIGCHLD), and evchat, which may
     // run as a container's PID 1, must reap nothing it did not start.
     struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
@@ -243,10 +244,10 @@ int serve(const Options& opt, const Config& config)
             log.write(LogLevel::info,
                       "evchat %s: max_clients %zu, max_line_bytes %zu, output soft/hard limit "
                       "%zu/%zu bytes, soft seconds %g, slow policy %s, idle timeout %g s",
-                      EVCHAT_VERSION, config.max_clients, config.max_line_bytes,
-                      config.output_soft_limit, config.output_hard_limit,
-                      config.output_soft_seconds, slow_policy_name(config.slow_policy),
-                      config.idle_timeout);
+                      EVCHAT_VERSION, config.server.max_clients, config.client.max_line_bytes,
+                      config.client.output_soft_limit, config.client.output_hard_limit,
+                      config.client.output_soft_seconds, slow_policy_name(config.client.slow_policy),
+                      config.client.idle_timeout);
             notify(log, "READY=1");
             ev_run(loop, 0);
             if (server.fenced())

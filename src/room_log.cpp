@@ -1,4 +1,5 @@
-// Room log: chunk bookkeeping for appends, cursors and release.
+// Room log: chunk bookkeeping for appends, cursors and release, and each reader's share
+// of the log with its private lines in place.
 #include "room_log.h"
 
 #include <algorithm>
@@ -137,4 +138,90 @@ size_t RoomLog::bytes_held() const
     for (const Chunk& ch : chunks_)
         n += ch.cap;
     return n;
+}
+
+uint64_t RoomLog::Reader::here() const
+{
+    return log_ ? std::min(stop_, log_->end()) : 0;
+}
+
+void RoomLog::Reader::open(RoomLog& log)
+{
+    assert(!log_);
+    log_ = &log;
+    cursor_ = log.open_at_end();
+    stop_ = no_stop;
+}
+
+void RoomLog::Reader::stop()
+{
+    assert(log_);
+    stop_ = log_->end();
+}
+
+void RoomLog::Reader::close()
+{
+    if (!log_)
+        return;
+    log_->close(cursor_);
+    log_ = nullptr;
+}
+
+uint64_t RoomLog::Reader::backlog() const
+{
+    return log_ ? here() - cursor_.pos : 0;
+}
+
+uint64_t RoomLog::Reader::pending() const
+{
+    uint64_t n = backlog();
+    for (const Line& line : lines_)
+        n += line.text.size();
+    return n;
+}
+
+size_t RoomLog::Reader::fill(iovec* iov, size_t max_iov) const
+{
+    uint64_t pos = position();
+    size_t used = 0;
+    size_t i = 0;
+    for (; i < lines_.size() && lines_[i].at <= pos && used < max_iov; i++)
+        iov[used++] = {const_cast<char*>(lines_[i].text.data()), lines_[i].text.size()};
+    bool next_waits = i == lines_.size() || lines_[i].at > pos;
+    if (log_ && next_waits && used < max_iov) {
+        uint64_t until = std::min(stop_, i < lines_.size() ? lines_[i].at : UINT64_MAX);
+        used += log_->fill(cursor_, until, iov + used, max_iov - used);
+    }
+    return used;
+}
+
+void RoomLog::Reader::consume(size_t n)
+{
+    uint64_t pos = position();
+    size_t done = 0;
+    while (done < lines_.size() && lines_[done].at <= pos && n > 0) {
+        std::string& text = lines_[done].text;
+        size_t k = std::min(n, text.size());
+        n -= k;
+        if (k < text.size()) {
+            text.erase(0, k);
+            break;
+        }
+        done++;
+    }
+    lines_.erase(lines_.begin(), lines_.begin() + done);
+    if (lines_.empty() && lines_.capacity() > 4)
+        std::vector<Line>().swap(lines_);
+    if (n > 0)
+        log_->advance(cursor_, n);
+}
+
+RoomLog::Skipped RoomLog::Reader::skip_backlog()
+{
+    assert(log_);
+    std::string unfinished;
+    Skipped skipped = log_->skip_to_end(cursor_, unfinished);
+    if (!unfinished.empty())
+        lines_.insert(lines_.begin(), Line{0, std::move(unfinished)});
+    return skipped;
 }

@@ -1,5 +1,5 @@
-// Room log: the shared, append-only record of everything said in the room, kept in chunks.
-// Owned by the broadcaster; each client reads it through a cursor of its own.
+// Room log: the shared, append-only record of everything said in the room, kept in chunks,
+// and its readers. Owned by the broadcaster; each connection owns the Reader it writes from.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <sys/uio.h>
+#include <vector>
 
 //   chunks_:   | chunk 7 (2 readers) | chunk 8 (0) | chunk 9, the tail (5) |
 //              ^ base of 7                                          end() ^
@@ -20,6 +21,8 @@
 //   so memory is what the slowest reader still owes (chunk 8 waits for 7's readers).
 class RoomLog {
 public:
+    class Reader;
+
     struct Cursor {
         uint64_t pos = 0;
         uint64_t chunk = 0;  // sequence number of the chunk the cursor is counted in
@@ -75,4 +78,61 @@ private:
     uint64_t first_seq_ = 0;
     uint64_t end_ = 0;
     std::unique_ptr<char[]> spare_;  // one freed chunk kept to spare malloc/free per chunk
+};
+
+// Everything one connection is owed, in order, as iovecs for one writev: its private
+// lines (a greeting, replies, a farewell error), each placed at a position of the log,
+// and, from the moment the room admits it (open) until it leaves (stop), the room's log
+// from its cursor. A reader the room never opens is a plain queue of private lines.
+//
+//   log:      ... | line | line | line | line | line | ...
+//                 ^ cursor      ^ private line "at" here     ^ stop (its leave)
+class RoomLog::Reader {
+public:
+    static constexpr uint64_t no_stop = UINT64_MAX;
+
+    Reader() = default;
+    ~Reader() { close(); }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+    // text goes out once the reader has received the log up to `at` (a line boundary;
+    // 0 for "at once").
+    void push(std::string text, uint64_t at) { lines_.push_back({at, std::move(text)}); }
+    // Where a private line queued now goes: after everything the room has said to this
+    // reader so far.
+    uint64_t here() const;
+
+    // The room's side: the reader receives what is appended from now on (open), and
+    // nothing appended after now (stop); close() lets go of the log.
+    void open(RoomLog& log);
+    void stop();
+    void close();
+    bool is_open() const { return log_ != nullptr; }
+
+    // Bytes owed: the private lines and the log from the cursor to the stop.
+    uint64_t pending() const;
+    // Bytes of the room's log owed (the private lines left out).
+    uint64_t backlog() const;
+    // The next bytes to write, in order; returns the number of iovecs used.
+    size_t fill(iovec* iov, size_t max_iov) const;
+    // n bytes of what fill() offered have been written.
+    void consume(size_t n);
+    // The drop policy: the reader skips the rest of the log, except the rest of a line it
+    // has begun to receive, and private lines already queued stay.
+    Skipped skip_backlog();
+
+private:
+    struct Line {
+        uint64_t at;
+        std::string text;
+    };
+
+    // Where the reader is in the log; one the room never opened is owed only lines.
+    uint64_t position() const { return log_ ? cursor_.pos : UINT64_MAX; }
+
+    RoomLog* log_ = nullptr;
+    Cursor cursor_;
+    uint64_t stop_ = no_stop;
+    std::vector<Line> lines_;  // by `at`; a vector, not a deque: an idle reader has none
 };

@@ -15,8 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
             __builtin_trap();
         return 0;
     }
-    if (c.listen.empty() || c.output_soft_limit > c.output_hard_limit ||
-        c.output_hard_limit < c.max_line_bytes + 64 || c.max_line_bytes < 2 || c.backlog < 1)
+    const ClientConfig& cl = c.client;
+    if (c.server.listen.empty() || cl.output_soft_limit > cl.output_hard_limit ||
+        cl.output_hard_limit < cl.max_line_bytes + 64 || cl.max_line_bytes < 2 || c.server.backlog < 1 ||
+        (c.cluster.enabled() && c.cluster.lease < 3 * c.cluster.timeout + 10))
+        __builtin_trap();
+    // Whatever it accepted, a reload of the same text is no change.
+    if (!restart_only_changes(c, c).empty())
         __builtin_trap();
     return 0;
 }

@@ -1,6 +1,7 @@
 // Broadcaster: the protocol's rules about who hears what, without sockets, alone and
 // through a relay (the global order of a cluster).
 #include "broadcaster.h"
+#include "named_member.h"
 
 #include <doctest/doctest.h>
 #include <string>
@@ -8,15 +9,15 @@
 
 namespace {
 // Receives everything pending for m, as a client's writer would.
-std::string receive(Broadcaster& room, Member& m)
+std::string receive(Broadcaster&, Member& m)
 {
     iovec iov[64];
-    size_t n = room.log().fill(m.cursor, m.stop, iov, 64);
+    size_t n = m.reader.fill(iov, 64);
     std::string out;
     for (size_t i = 0; i < n; i++)
         out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
-    room.log().advance(m.cursor, out.size());
-    CHECK(room.backlog(m) == 0);
+    m.reader.consume(out.size());
+    CHECK(m.reader.pending() == 0);
     return out;
 }
 
@@ -46,18 +47,12 @@ struct HeldRelay : Relay {
     }
 };
 
-Member named(const char* name)
-{
-    Member m;
-    m.name = name;
-    return m;
-}
 }  // namespace
 
 TEST_CASE("the seed's session")
 {
     Broadcaster room;
-    Member a = named("A"), b = named("B"), c = named("C");
+    Named a("A"), b("B"), c("C");
     room.arrive(a);
     CHECK(receive(room, a).empty());  // no one hears their own arrival
     room.arrive(b);
@@ -85,13 +80,13 @@ TEST_CASE("the seed's session")
 TEST_CASE("a leaver still receives what was said before it left, and nothing after")
 {
     Broadcaster room;
-    Member a = named("A"), b = named("B");
+    Named a("A"), b("B");
     room.arrive(a);
     room.arrive(b);
     room.say(b, "one");
     room.leave(a);
     room.say(b, "two");
-    CHECK(room.backlog(a) == std::string("B has arrived\nB: one\n").size());
+    CHECK(a.reader.backlog() == std::string("B has arrived\nB: one\n").size());
     CHECK(receive(room, a) == "B has arrived\nB: one\n");
     CHECK(receive(room, b) == "B: one\nA has left\nB: two\n");
     room.release(a);
@@ -101,7 +96,7 @@ TEST_CASE("a leaver still receives what was said before it left, and nothing aft
 TEST_CASE("closing alone ends a member's share without telling the others")
 {
     Broadcaster room;
-    Member a = named("A"), b = named("B");
+    Named a("A"), b("B");
     room.arrive(a);
     room.arrive(b);
     room.close(a);
@@ -115,8 +110,8 @@ TEST_CASE("closing alone ends a member's share without telling the others")
 TEST_CASE("everyone hears lines in one global order")
 {
     Broadcaster room;
-    Member m[3] = {named("X"), named("Y"), named("Z")};
-    for (Member& x : m)
+    Named m[3] = {Named("X"), Named("Y"), Named("Z")};
+    for (Named& x : m)
         room.arrive(x);
     receive(room, m[0]);
     receive(room, m[1]);
@@ -125,7 +120,7 @@ TEST_CASE("everyone hears lines in one global order")
     std::string first = receive(room, m[0]);
     CHECK(receive(room, m[1]) == first);
     CHECK(receive(room, m[2]) == first);
-    for (Member& x : m)
+    for (Named& x : m)
         room.release(x);
 }
 
@@ -134,9 +129,7 @@ TEST_CASE("through a relay, events apply when handed back, and an arrival admits
     Broadcaster room;
     HeldRelay relay;
     room.set_relay(&relay);
-    Member a, b;
-    a.name = "A";
-    b.name = "B";
+    Named a("A"), b("B");
     room.arrive(a);
     CHECK(!a.in_room);
     CHECK(room.present(a));
@@ -162,9 +155,7 @@ TEST_CASE("through a relay, a member that leaves before its arrival came back is
     Broadcaster room;
     HeldRelay relay;
     room.set_relay(&relay);
-    Member observer, ghost;
-    observer.name = "O";
-    ghost.name = "G";
+    Named observer("O"), ghost("G");
     room.arrive(observer);
     relay.deliver(room);
     room.arrive(ghost);
@@ -184,8 +175,7 @@ TEST_CASE("through a relay, a member released while present leaves: the other no
     Broadcaster room;
     HeldRelay relay;
     room.set_relay(&relay);
-    Member a;
-    a.name = "A";
+    Named a("A");
     room.arrive(a);
     relay.deliver(room);
     room.release(a);

@@ -1,8 +1,10 @@
 // Commands and names: parsing, and the room's roster.
 #include "broadcaster.h"
 #include "commands.h"
+#include "named_member.h"
 
 #include <algorithm>
+#include <deque>
 #include <doctest/doctest.h>
 #include <string>
 #include <vector>
@@ -49,11 +51,9 @@ TEST_CASE("the roster lists the room in order of arrival, within a line limit")
 {
     Broadcaster room;
     CHECK(room.roster(100) == "Present (0):\n");
-    std::vector<Member> m(40);
-    for (size_t i = 0; i < m.size(); i++) {
-        m[i].name = "n" + std::to_string(i);
-        room.arrive(m[i]);
-    }
+    std::deque<Named> m;
+    for (size_t i = 0; i < 40; i++)
+        room.arrive(m.emplace_back("n" + std::to_string(i)));
     CHECK(room.roster(100000).rfind("Present (40): n0, n1, n2,", 0) == 0);
     room.leave(m[1]);
     room.rename(m[2], "two");

@@ -19,20 +19,9 @@ TEST_CASE("the built-in default file parses to the built-in defaults")
 {
     Config c, defaults;
     REQUIRE(parse(std::string(default_config_text()), c) == "");
-    CHECK(c.listen == defaults.listen);
-    CHECK(c.backlog == defaults.backlog);
-    CHECK(c.shutdown_grace == defaults.shutdown_grace);
-    CHECK(c.max_line_bytes == defaults.max_line_bytes);
-    CHECK(c.output_soft_limit == defaults.output_soft_limit);
-    CHECK(c.output_soft_seconds == defaults.output_soft_seconds);
-    CHECK(c.output_hard_limit == defaults.output_hard_limit);
-    CHECK(c.slow_policy == defaults.slow_policy);
-    CHECK(c.drain_timeout == defaults.drain_timeout);
-    CHECK(c.log_level == defaults.log_level);
-    CHECK(c.admin_listen == "");  // the admin listener is off unless asked for
-    CHECK(c.admin_listen == defaults.admin_listen);
-    CHECK(c.admin_timeout == defaults.admin_timeout);
-    CHECK(c.admin_max_connections == defaults.admin_max_connections);
+    CHECK(c == defaults);
+    CHECK(c.admin.listen == "");  // the admin listener is off unless asked for
+    CHECK(!c.cluster.enabled());  // and a single node needs no Redis
 }
 
 TEST_CASE("values are read")
@@ -43,16 +32,16 @@ TEST_CASE("values are read")
                   "output_hard_limit = 1048576\noutput_soft_seconds = 0.5\nslow_policy = \"drop\"\n"
                   "drain_timeout = 2.5\n[log]\nlevel = \"debug\"\n",
                   c) == "");
-    CHECK(c.listen == std::vector<std::string>{"[::1]:0", ":9000"});
-    CHECK(c.backlog == 16);
-    CHECK(c.shutdown_grace == 1.0);
-    CHECK(c.max_line_bytes == 1024);
-    CHECK(c.output_soft_limit == 65536);
-    CHECK(c.output_hard_limit == 1048576);
-    CHECK(c.output_soft_seconds == 0.5);
-    CHECK(c.slow_policy == SlowPolicy::drop);
-    CHECK(c.drain_timeout == 2.5);
-    CHECK(c.log_level == LogLevel::debug);
+    CHECK(c.server.listen == std::vector<std::string>{"[::1]:0", ":9000"});
+    CHECK(c.server.backlog == 16);
+    CHECK(c.server.shutdown_grace == 1.0);
+    CHECK(c.client.max_line_bytes == 1024);
+    CHECK(c.client.output_soft_limit == 65536);
+    CHECK(c.client.output_hard_limit == 1048576);
+    CHECK(c.client.output_soft_seconds == 0.5);
+    CHECK(c.client.slow_policy == SlowPolicy::drop);
+    CHECK(c.client.drain_timeout == 2.5);
+    CHECK(c.log.level == LogLevel::debug);
 }
 
 TEST_CASE("errors carry file:line:col")
@@ -84,9 +73,9 @@ TEST_CASE("limits must be consistent")
 TEST_CASE("a failed parse leaves the config untouched")
 {
     Config c;
-    c.backlog = 7;
+    c.server.backlog = 7;
     CHECK(parse("[server]\nbacklog = 99\nbogus = 1\n", c) != "");
-    CHECK(c.backlog == 7);
+    CHECK(c.server.backlog == 7);
 }
 
 TEST_CASE("an unreadable file is reported with its path")
@@ -118,14 +107,26 @@ TEST_CASE("[admin]: listen, timeout, max_connections, and their errors")
 {
     Config c;
     REQUIRE(parse("[admin]\nlisten = \"127.0.0.1:9180\"\ntimeout = 0.5\nmax_connections = 4\n", c) == "");
-    CHECK(c.admin_listen == "127.0.0.1:9180");
-    CHECK(c.admin_timeout == 0.5);
-    CHECK(c.admin_max_connections == 4);
+    CHECK(c.admin.listen == "127.0.0.1:9180");
+    CHECK(c.admin.timeout == 0.5);
+    CHECK(c.admin.max_connections == 4);
     REQUIRE(parse("[admin]\nlisten = \"\"\n", c) == "");
-    CHECK(c.admin_listen == "");
+    CHECK(c.admin.listen == "");
     CHECK(error_of("[admin]\nlisten = 9180\n") == "t.toml:2:10: listen must be a string");
     CHECK(error_of("[admin]\nlisten = \"9180\"\n").rfind("t.toml:2:10: listen address \"9180\" has no :PORT", 0) == 0);
     CHECK(error_of("[admin]\ntimeout = 0\n").rfind("t.toml:2:11: timeout must be between 0.01 and", 0) == 0);
     CHECK(error_of("[admin]\nmax_connections = 0\n") == "t.toml:2:19: max_connections must be between 1 and 1024");
     CHECK(error_of("[admin]\nport = 1\n") == "t.toml:2:1: unknown key \"port\" in [admin]");
+}
+
+TEST_CASE("a reload may change every key but those read only at start")
+{
+    Config running, next;
+    REQUIRE(parse("[server]\nlisten = [\":1\"]\n[client]\nidle_timeout = 3\n[room]\nnames = true\n", next) == "");
+    CHECK(restart_only_changes(running, next) == "");
+    REQUIRE(parse("[server]\nreuse_port = true\n", next) == "");
+    CHECK(restart_only_changes(running, next) == "[server] reuse_port");
+    REQUIRE(parse("[cluster]\nredis = \"127.0.0.1:6379\"\nlease = 40\n", next) == "");
+    CHECK(restart_only_changes(running, next) == "[cluster] redis, [cluster] lease");
+    CHECK(restart_only_changes(next, next) == "");
 }

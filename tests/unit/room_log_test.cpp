@@ -1,7 +1,10 @@
-// Room log: appends, cursors, chunk release and the drop skip.
+// Room log: appends, cursors, chunk release and the drop skip; readers with private lines in place.
 #include "room_log.h"
 
+#include "named_member.h"
+
 #include <doctest/doctest.h>
+#include <algorithm>
 #include <string>
 
 namespace {
@@ -13,6 +16,25 @@ std::string read_all(const RoomLog& log, const RoomLog::Cursor& c, uint64_t stop
     std::string out;
     for (size_t i = 0; i < n; i++)
         out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+    return out;
+}
+
+// Writes everything a reader is owed in pieces of at most `chunk` bytes, as a slow socket would.
+std::string drain(RoomLog::Reader& q, size_t chunk = 1000)
+{
+    std::string out;
+    while (q.pending() > 0) {
+        iovec iov[8];
+        size_t n = q.fill(iov, 8);
+        REQUIRE(n > 0);
+        size_t take = 0;
+        for (size_t i = 0; i < n && take < chunk; i++) {
+            size_t k = std::min(iov[i].iov_len, chunk - take);
+            out.append(static_cast<char*>(iov[i].iov_base), k);
+            take += k;
+        }
+        q.consume(take);
+    }
     return out;
 }
 }  // namespace
@@ -113,4 +135,66 @@ TEST_CASE("a log nobody reads keeps one chunk")
         log.append({"0123456789\n"});
     CHECK(log.chunk_count() == 1);
     CHECK(log.bytes_held() <= 32);
+}
+
+TEST_CASE("private lines come out where they were queued, whatever the write sizes")
+{
+    for (size_t chunk : {1000, 3, 1}) {
+        Broadcaster room;
+        Named a("A"), b("B");
+                a.reader.push("You are A\n", 0);
+        room.arrive(a);
+        room.arrive(b);
+        room.say(b, "one");
+        a.reader.push("reply\n", room.log().end());
+        room.say(b, "two");
+        CHECK(drain(a.reader, chunk) == "You are A\nB has arrived\nB: one\nreply\nB: two\n");
+        room.release(a);
+        room.release(b);
+    }
+}
+
+TEST_CASE("a farewell follows the leaver's share of the log")
+{
+    Broadcaster room;
+    Named a("A"), b("B");
+        room.arrive(a);
+    room.arrive(b);
+    room.say(a, "mine");
+    room.leave(a);
+    a.reader.push("error: bye\n", a.reader.here());
+    room.say(b, "not for A");
+    CHECK(drain(a.reader, 4) == "B has arrived\nA: mine\nerror: bye\n");
+    room.release(a);
+    room.release(b);
+}
+
+TEST_CASE("a reader the room never opened gets its private lines at once")
+{
+    Broadcaster room;
+    Named a("A");
+        a.reader.push("Your name?\n", 0);
+    CHECK(a.reader.pending() == 11);
+    CHECK(drain(a.reader) == "Your name?\n");
+}
+
+TEST_CASE("drop keeps the line begun and the private lines, skips the rest")
+{
+    Broadcaster room(64);
+    Named a("A"), b("B");
+        room.arrive(a);
+    room.arrive(b);
+    for (int i = 0; i < 20; i++)
+        room.say(b, "line " + std::to_string(i));
+    a.reader.push("note\n", room.log().end());
+    iovec iov[8];
+    a.reader.fill(iov, 8);
+    a.reader.consume(19);  // "B has arrived\nB: li"
+    RoomLog::Skipped s = a.reader.skip_backlog();
+    CHECK(s.lines == 19);
+    CHECK(drain(a.reader) == "ne 0\nnote\n");
+    room.say(b, "after");
+    CHECK(drain(a.reader) == "B: after\n");
+    room.release(a);
+    room.release(b);
 }

@@ -1,17 +1,17 @@
-// Admin requests: what the head parser accepts, and the status each kind of bad request
+// HTTP requests: what the head parser accepts, and the status each kind of bad request
 // earns, for complete and partial input.
-#include "admin.h"
+#include "http_request.h"
 
 #include <doctest/doctest.h>
 
 namespace {
-constexpr size_t limit = Admin::request_limit;
+constexpr size_t limit = 8 * 1024;  // the admin listener's
 
 // The parser's verdict on text: -1 if it wants more bytes, else the status (0: a GET to route).
-int verdict(const std::string& text, AdminRequest* out = nullptr)
+int verdict(const std::string& text, HttpRequest* out = nullptr)
 {
-    AdminRequest req;
-    if (!parse_admin_request(text, limit, req))
+    HttpRequest req;
+    if (!parse_http_request(text, limit, req))
         return -1;
     if (out)
         *out = req;
@@ -21,7 +21,7 @@ int verdict(const std::string& text, AdminRequest* out = nullptr)
 
 TEST_CASE("a GET is routed by its path, without the query")
 {
-    AdminRequest req;
+    HttpRequest req;
     CHECK(verdict("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &req) == 0);
     CHECK(req.method == "GET");
     CHECK(req.path == "/metrics");
@@ -51,7 +51,7 @@ TEST_CASE("an incomplete head waits for more, up to the limit")
 
 TEST_CASE("other methods get 405, once the head is complete")
 {
-    AdminRequest req;
+    HttpRequest req;
     CHECK(verdict("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", &req) == 405);
     CHECK(req.method == "POST");
     CHECK(verdict("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n") == 405);
@@ -82,7 +82,7 @@ TEST_CASE("garbage is 400, as soon as it cannot be a request line")
 
 TEST_CASE("HTTP/1.1 needs exactly one Host")
 {
-    AdminRequest req;
+    HttpRequest req;
     CHECK(verdict("GET /metrics HTTP/1.1\r\n\r\n", &req) == 400);
     CHECK(std::string(req.why) == "HTTP/1.1 request without Host");
     CHECK(verdict("GET /metrics HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n") == 400);
@@ -109,4 +109,12 @@ TEST_CASE("over the limit: 431 for header fields, 414 for a target, 400 for garb
     std::string fits = "GET /metrics HTTP/1.1\r\nHost: x\r\nX: " + std::string(limit - 40, 'a') + "\r\n\r\n";
     REQUIRE(fits.size() <= limit);
     CHECK(verdict(fits) == 0);
+}
+
+TEST_CASE("a method over 32 bytes is 400, whether the head is complete or not (from the fuzzer)")
+{
+    std::string method(40, '|');
+    CHECK(verdict(method) == 400);
+    CHECK(verdict(method + " / HTTP/1.1\r\nHost: x\r\n\r\n") == 400);
+    CHECK(verdict(std::string(32, 'M') + " / HTTP/1.1\r\nHost: x\r\n\r\n") == 405);
 }

@@ -1,0 +1,61 @@
+-- The lease tick of one node. ARGV: 1 its origin, 2 the key prefix (the stream's key),
+-- 3 the lease in ms, 4 the stream's MAXLEN, 5 "1" if it may sweep, then a holder for each
+-- name key in KEYS, then its members.
+--
+-- It renews the names as hold.lua does (a key a Redis lost comes back; one another took
+-- meanwhile is counted), its liveness key and registration, and sets its member set to
+-- exactly its members (in the room, or with their arrival sent: the batches after this
+-- command change it from there, in order). A node that was swept learns it first, and
+-- takes nothing back: it must stop, and its members must not be swept (and told to
+-- leave) a second time.
+--
+-- Then, if it may, it sweeps each registered node whose liveness key is gone: the leaves
+-- of that node's members go to the stream as one entry of origin "ORIGIN/swept" whose
+-- field x names the dead node (whose later entries nobody applies), its member set,
+-- registration and members' names go, and a marker tells the node, should it come back,
+-- that it was swept. All in one step, so one survivor sweeps, and a lost reply loses
+-- nothing. Returns {names held by others, this node was swept, {origin, count}...}.
+local me, p, px, maxlen, may_sweep, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], #KEYS
+if redis.call('exists', p .. ':swept:' .. me) == 1 then
+  return {0, 1}
+end
+local taken = 0
+for i, k in ipairs(KEYS) do
+  local v = redis.call('get', k)
+  if not v or v == ARGV[5 + i] then
+    redis.call('set', k, ARGV[5 + i], 'px', px)
+  else
+    taken = taken + 1
+  end
+end
+redis.call('set', p .. ':node:' .. me, '1', 'px', px)
+redis.call('sadd', p .. ':nodes', me)
+redis.call('del', p .. ':members:' .. me)
+for i = 6 + n, #ARGV do
+  redis.call('sadd', p .. ':members:' .. me, ARGV[i])
+end
+local out = {taken, 0}
+if may_sweep ~= '1' then
+  return out
+end
+for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do
+  if redis.call('exists', p .. ':node:' .. o) == 0 then
+    local ms = redis.call('smembers', p .. ':members:' .. o)
+    local events = {}
+    for _, m in ipairs(ms) do
+      table.insert(events, encode_event('l', m, ''))
+      local k = p .. ':name:' .. m
+      local v = redis.call('get', k)
+      if v and v:sub(1, #o + 1) == o .. '/' then
+        redis.call('del', k)
+      end
+    end
+    redis.call('xadd', p, 'maxlen', '~', maxlen, '*', 'o', o .. '/swept', 's', '1', 'e', table.concat(events), 'x', o)
+    redis.call('set', p .. ':swept:' .. o, '1', 'px', 86400000)
+    redis.call('del', p .. ':members:' .. o)
+    redis.call('srem', p .. ':nodes', o)
+    table.insert(out, o)
+    table.insert(out, #ms)
+  end
+end
+return out

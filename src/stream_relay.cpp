@@ -1,0 +1,356 @@
+// Stream relay: XADD pipelines out, one XREAD BLOCK in, what a resumed link finds, and a
+// bound on what waits for Redis.
+#include "stream_relay.h"
+
+#include "lua_scripts.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <hiredis/hiredis.h>
+#pragma GCC diagnostic pop
+
+namespace {
+
+// Entries per XREAD; with batches of at most batch_limit (plus one event) a reply stays
+// within about 16 MiB.
+constexpr const char* read_count = "256";
+constexpr size_t batch_limit = 64 * 1024;
+// What may wait for Redis (not yet sent, or not yet acknowledged) before clients' input
+// is paused, and how far it must fall before it is read again. A Redis that takes
+// commands but does not answer them (CLIENT PAUSE, a failover) must not grow the node.
+constexpr size_t backlog_high = 4 << 20;
+constexpr size_t backlog_low = 1 << 20;
+
+}  // namespace
+
+StreamRelay::StreamRelay(RedisLink& link, Log& log, Broadcaster& room, const ClusterConfig& config,
+                         const std::string& origin, Events& events)
+    : link_(link), log_(log), room_(room), config_(config), origin_(origin), events_(events)
+{
+    ledger_.expect(origin_);
+}
+
+// Where the stream stands decides where reading resumes (see StreamLedger::resume).
+void StreamRelay::resume_reading()
+{
+    link_.read(RedisArgs().add("XINFO").add("STREAM").add(config_.stream), on_info, this);
+}
+
+void StreamRelay::on_info(redisAsyncContext* c, void* r, void* privdata)
+{
+    redisReply* reply = RedisLink::answer(c, r, "XINFO STREAM", "no such key");
+    if (!reply)
+        return;
+    auto* self = static_cast<StreamRelay*>(privdata);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        self->resume({});  // nobody has said anything yet
+        return;
+    }
+    const redisReply* last = field(reply, "last-generated-id");
+    if (!is_string(last)) {
+        self->log_.write(LogLevel::error, "cluster: XINFO STREAM %s: unexpected reply", self->config_.stream.c_str());
+        self->link_.lost("XINFO STREAM failed");
+        return;
+    }
+    StreamLedger::StreamState state;
+    state.last_generated = last->str;
+    if (const redisReply* deleted = field(reply, "max-deleted-entry-id"); is_string(deleted))  // Redis 7
+        state.max_deleted = deleted->str;
+    const redisReply* first = field(reply, "first-entry");  // nil when empty
+    if (first && first->type == REDIS_REPLY_ARRAY && first->elements == 2 && is_string(first->element[0]))
+        state.first_entry = first->element[0]->str;
+    self->resume(state);
+}
+
+void StreamRelay::resume(const StreamLedger::StreamState& state)
+{
+    std::string was = ledger_.read_after();
+    switch (ledger_.resume(state)) {
+    case StreamLedger::Resume::first_contact:
+    case StreamLedger::Resume::intact:
+        break;
+    case StreamLedger::Resume::trimmed:
+        log_.write(LogLevel::error,
+                   "cluster: stream %s was trimmed up to %s while this node was at %s: entries were lost "
+                   "here (raise [cluster] maxlen)",
+                   config_.stream.c_str(), state.max_deleted.c_str(), was.c_str());
+        break;
+    case StreamLedger::Resume::went_back:
+        log_.write(LogLevel::error,
+                   "cluster: stream %s is not the one this node read up to %s (Redis restarted without "
+                   "its data, or from an older copy): what it had not delivered here is lost; reading "
+                   "it after %s, where this node started",
+                   config_.stream.c_str(), was.c_str(), ledger_.read_after().c_str());
+        // This node's arrivals that Redis had taken will never come back: say them again.
+        readmit(first_unacknowledged());
+        break;
+    }
+    link_.mark_up();
+    log_.write(LogLevel::info, "cluster: redis %s up, reading %s after %s", link_.address().c_str(),
+               config_.stream.c_str(), ledger_.read_after().c_str());
+    // Nothing is sent before the first tick has answered (vet()): the node must learn
+    // whether it was swept while away before it says anything; and it is registered
+    // before any batch, so that members added to its set are of a node someone will sweep.
+    vetted_ = false;
+    events_.relay_up();
+    read_next();
+    events_.readable_changed();
+}
+
+void StreamRelay::link_lost()
+{
+    vetted_ = false;
+}
+
+std::string StreamRelay::stalled(double now) const
+{
+    if (!sending() || inflight_.empty() || now - inflight_.front().sent_at <= config_.timeout)
+        return "";
+    char why[48];
+    snprintf(why, sizeof why, "XADD unanswered for %.1f s", now - inflight_.front().sent_at);
+    return why;
+}
+
+void StreamRelay::vet()
+{
+    if (vetted_)
+        return;
+    vetted_ = true;
+    for (Batch& b : inflight_)
+        send(b);
+    flush();
+}
+
+void StreamRelay::publish(const RoomEvent& e, Member* arriving)
+{
+    if (e.kind == RoomEvent::Kind::arrival || e.kind == RoomEvent::Kind::leave)
+        outbox_ops_.push_back((e.kind == RoomEvent::Kind::arrival ? "+" : "-") + std::string(e.name));
+    uint64_t seq = add(e);
+    if (arriving)
+        arriving_[seq] = arriving;
+}
+
+uint64_t StreamRelay::add(const RoomEvent& e)
+{
+    uint64_t seq = next_seq_++;
+    if (outbox_.empty())
+        outbox_seq_ = seq;
+    append_event(outbox_, e);
+    if (outbox_.size() >= batch_limit)
+        flush();
+    check_backlog();
+    return seq;
+}
+
+void StreamRelay::forget(Member& m)
+{
+    for (auto it = arriving_.begin(); it != arriving_.end(); ++it)
+        if (it->second == &m) {
+            arriving_.erase(it);
+            return;
+        }
+}
+
+void StreamRelay::flush()
+{
+    if (!sending() || outbox_.empty())
+        return;
+    inflight_bytes_ += outbox_.size();
+    inflight_.push_back({outbox_seq_, std::move(outbox_), std::move(outbox_ops_)});
+    outbox_.clear();
+    outbox_ops_.clear();
+    send(inflight_.back());
+}
+
+// An entry of lines only, the common case, is the XADD alone; one that changes who is in
+// the room changes the member set with it (members.lua).
+void StreamRelay::send(Batch& b)
+{
+    b.sent_at = link_.now();
+    std::string maxlen = std::to_string(config_.maxlen), seq = std::to_string(b.first_seq), members = members_key();
+    RedisArgs args;
+    if (b.ops.empty()) {
+        args.add("XADD").add(config_.stream).add("MAXLEN").add("~").add(maxlen).add("*");
+        args.add("o").add(origin_).add("s").add(seq).add("e").add(b.events);
+    } else {
+        args.add("EVAL").add(lua::members).add("2").add(config_.stream).add(members);
+        args.add(maxlen).add(origin_).add(seq).add(b.events);
+        for (const std::string& op : b.ops)
+            args.add(op);
+    }
+    link_.write(args, on_added, this);
+}
+
+void StreamRelay::on_added(redisAsyncContext* c, void* r, void* privdata)
+{
+    if (!RedisLink::answer(c, r, "XADD"))
+        return;
+    auto* self = static_cast<StreamRelay*>(privdata);
+    assert(!self->inflight_.empty());
+    self->inflight_bytes_ -= self->inflight_.front().events.size();
+    self->inflight_.pop_front();
+    self->check_backlog();
+}
+
+// The pause has hysteresis, so that input does not flap on and off around one size.
+void StreamRelay::check_backlog()
+{
+    size_t waiting = outbox_.size() + inflight_bytes_;
+    bool was = backlogged_;
+    if (!backlogged_ && waiting > backlog_high)
+        backlogged_ = true;
+    else if (backlogged_ && waiting < backlog_low)
+        backlogged_ = false;
+    if (backlogged_ == was)
+        return;
+    log_.write(backlogged_ ? LogLevel::warn : LogLevel::info, "cluster: %zu bytes wait for redis %s: %s client input",
+               waiting, link_.address().c_str(), backlogged_ ? "pausing" : "reading");
+    events_.readable_changed();
+}
+
+// Those in the room or on their way in, less what the batches not yet sent will change
+// (the outbox, and everything in flight while a reconnect is being vetted).
+std::set<std::string> StreamRelay::members_in_redis() const
+{
+    std::set<std::string> names;
+    room_.each_member([&](const Member& m) { names.insert(m.name); });
+    for (const auto& [seq, m] : arriving_)
+        names.insert(m->name);
+    auto undo = [&](const std::vector<std::string>& ops) {
+        for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
+            std::string name = op->substr(1);
+            if ((*op)[0] == '+')
+                names.erase(name);
+            else
+                names.insert(name);
+        }
+    };
+    undo(outbox_ops_);
+    if (!vetted_)
+        for (auto b = inflight_.rbegin(); b != inflight_.rend(); ++b)
+            undo(b->ops);
+    return names;
+}
+
+uint64_t StreamRelay::first_unacknowledged() const
+{
+    if (!inflight_.empty())
+        return inflight_.front().first_seq;
+    return outbox_.empty() ? next_seq_ : outbox_seq_;
+}
+
+// Arrivals below `below` that are still waiting will never come back (their entries are
+// gone): they are published again, in order, so their members do get in.
+void StreamRelay::readmit(uint64_t below)
+{
+    std::map<uint64_t, Member*> lost_arrivals;
+    for (auto it = arriving_.begin(); it != arriving_.end();) {
+        if (it->first < below) {
+            lost_arrivals.insert(*it);
+            it = arriving_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& [seq, m] : lost_arrivals) {
+        log_.write(LogLevel::warn, "cluster: the arrival of %s was lost with the stream: saying it again",
+                   m->name.c_str());
+        publish({RoomEvent::Kind::arrival, m->name, {}}, m);
+    }
+}
+
+// XREAD blocks for half the timeout, so that a healthy link is never silent for all of it.
+void StreamRelay::read_next()
+{
+    std::string block = std::to_string(std::max(1, static_cast<int>(config_.timeout * 1000 / 2)));
+    link_.read(RedisArgs()
+                   .add("XREAD")
+                   .add("COUNT")
+                   .add(read_count)
+                   .add("BLOCK")
+                   .add(block)
+                   .add("STREAMS")
+                   .add(config_.stream)
+                   .add(ledger_.read_after()),
+               on_read, this);
+}
+
+void StreamRelay::on_read(redisAsyncContext* c, void* r, void* privdata)
+{
+    redisReply* reply = RedisLink::answer(c, r, "XREAD");
+    if (!reply)
+        return;
+    auto* self = static_cast<StreamRelay*>(privdata);
+    // [[stream, [entry, ...]]], or nil when the block timed out.
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1) {
+        const redisReply* stream = reply->element[0];
+        if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2 && stream->element[1]->type == REDIS_REPLY_ARRAY)
+            self->deliver(stream->element[1]);
+    }
+    self->read_next();
+}
+
+// Entries in stream order; the ledger says which to apply and what went missing.
+void StreamRelay::deliver(const redisReply* entries)
+{
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply* entry = entries->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !is_string(entry->element[0]))
+            continue;
+        const char* id = entry->element[0]->str;
+        const redisReply *origin = field(entry->element[1], "o"), *seq = field(entry->element[1], "s"),
+                         *events = field(entry->element[1], "e");
+        if (!is_string(origin) || !is_string(seq) || !is_string(events)) {
+            // Once: a stream shared with another program would otherwise flood the log.
+            log_.write(foreign_logged_ ? LogLevel::debug : LogLevel::warn,
+                       "cluster: skipping entry %s of %s: not an evchat batch", id, config_.stream.c_str());
+            foreign_logged_ = true;
+            continue;
+        }
+        std::string from(origin->str, origin->len);
+        if (const redisReply* dead = field(entry->element[1], "x"); is_string(dead)) {
+            std::string buried(dead->str, dead->len);
+            if (buried == origin_) {
+                events_.buried();
+                return;
+            }
+            ledger_.bury(buried);
+        }
+        uint64_t first = strtoull(seq->str, nullptr, 10);
+        StreamLedger::Verdict v = ledger_.next(id, from, first);
+        if (v.lost > 0) {
+            log_.write(LogLevel::error, "cluster: %llu events of %s were lost before entry %s (trimmed unread?)",
+                       static_cast<unsigned long long>(v.lost), from.c_str(), id);
+            if (from == origin_)
+                readmit(first);
+        }
+        if (!v.apply)
+            continue;
+        bool mine = from == origin_;
+        std::string_view rest(events->str, events->len);
+        RoomEvent e;
+        bool malformed = false;
+        uint64_t n = first;
+        for (; next_event(rest, e, malformed); n++) {
+            Member* arriving = nullptr;
+            if (mine && e.kind == RoomEvent::Kind::arrival) {
+                auto it = arriving_.find(n);
+                if (it != arriving_.end()) {
+                    arriving = it->second;
+                    arriving_.erase(it);
+                }
+            }
+            room_.apply(e, arriving);
+        }
+        if (n > first)
+            ledger_.applied(from, n - 1);
+        if (malformed)
+            log_.write(LogLevel::warn, "cluster: entry %s from %s ends in bytes that are no event", id, from.c_str());
+    }
+}
