@@ -10,7 +10,7 @@ CONFIG  ?= conf/evchat.toml
 
 # Flags evchat needs whatever the user passes in CXXFLAGS.
 EV_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -MMD -MP
-EV_LDLIBS   := -lev -lhiredis
+EV_LDLIBS   := -lev -lhiredis -lwslay -lcrypto
 
 # Everything but main is one internal library that the server, the load generator, the
 # unit tests and the fuzzers link: each takes only the objects it uses.
@@ -50,6 +50,11 @@ $(BUILD)/gen/lua_scripts.inc: $(LUA_SRCS)
 	  grep -v '^ *--' $$f; printf ')evchat_lua";\n'; \
 	done > $@
 $(BUILD)/obj/lua_scripts.o: $(BUILD)/gen/lua_scripts.inc
+# The chat page likewise (src/page/chat.html), served at "/" of each [websocket] address.
+$(BUILD)/gen/chat_page.inc: src/page/chat.html
+	@mkdir -p $(@D)
+	{ printf 'R"evchat_html('; cat $<; printf ')evchat_html"\n'; } > $@
+$(BUILD)/obj/web.o: $(BUILD)/gen/chat_page.inc
 $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^

@@ -19,3 +19,9 @@ bool parse_listen_address(std::string_view text, ListenAddress& out, std::string
 // Go's net.TCPAddr.String(): "127.0.0.1:54321", "[::1]:54321", "[fe80::1%eth0]:80";
 // an IPv4-mapped IPv6 address prints as plain IPv4.
 std::string format_address(const sockaddr* sa);
+
+// ADDR without its port: what the per-address limits count ("[::1]:5" gives "[::1]").
+inline std::string host_of(const std::string& addr)
+{
+    return addr.substr(0, addr.rfind(':'));
+}

@@ -2,23 +2,12 @@
 // one request per connection, on the server's loop. Owned by the server.
 #pragma once
 
-#include "address.h"
-#include "connection.h"
-#include "listener.h"
-#include "log.h"
-#include "slots.h"
+#include "http_server.h"
 
-#include <cstddef>
-#include <ev.h>
 #include <functional>
-#include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
-struct HttpRequest;
-
-class Admin {
+class Admin final : private HttpServer::Handler {
 public:
     // What the routes answer, asked at request time: the exposition text, and why the
     // server is not healthy ("" when it is).
@@ -26,36 +15,20 @@ public:
         std::function<std::string()> metrics;
         std::function<std::string()> unhealthy_reason;
     };
-    // The most bytes a request head may take before the answer is 431 (or 414, 400).
-    static constexpr size_t request_limit = 8 * 1024;
 
-    Admin(Io& io, Source source);
-    ~Admin();
-    Admin(const Admin&) = delete;
-    Admin& operator=(const Admin&) = delete;
+    Admin(Io& io, Source source) : source_(std::move(source)), http_(io, *this, "admin") {}
 
-    bool open(const std::string& configured, const ListenAddress& where, std::string& err);
-    const std::string& address() const { return listener_.address(); }
-    const std::string& configured() const { return listener_.configured(); }
-    // timeout bounds a connection's whole life, from accept to close; over max_connections
-    // at once a newcomer is closed at once. Both apply to connections accepted from now on.
-    void set_limits(double timeout, size_t max_connections);
+    bool open(const std::string& configured, const ListenAddress& where, std::string& err)
+    {
+        return http_.open(configured, where, err);
+    }
+    const std::string& address() const { return http_.address(); }
+    const std::string& configured() const { return http_.configured(); }
+    void set_limits(double timeout, size_t max_connections) { http_.set_limits(timeout, max_connections); }
 
 private:
-    class Exchange;
+    void respond(HttpServer::Exchange& ex, const HttpRequest& req) override;
 
-    static void on_sweep(struct ev_loop* loop, ev_prepare* w, int revents);
-    void accept(int fd, const sockaddr* peer);
-    void respond(Exchange& c, const HttpRequest& req);
-
-    Io& io_;
-    Log& log_;
     Source source_;
-    double timeout_ = 5.0;
-    size_t max_connections_ = 16;
-    LogThrottle refusals_;
-    Slots<Exchange> exchanges_;
-    std::vector<Exchange*> closed_;  // destroyed by the sweep, before the loop sleeps
-    ev_prepare sweep_;
-    Listener listener_;  // last: destroyed first, so no accept reaches a half-destroyed Admin
+    HttpServer http_;
 };

@@ -12,6 +12,18 @@ void Broadcaster::happen(const RoomEvent& e, Member* arriving)
         apply(e, arriving);
 }
 
+// Each line is stored once per form: once as it is, and once encoded while anyone reads
+// that form.
+void Broadcaster::append(std::initializer_list<std::string_view> line)
+{
+    log_.append(line);
+    if (encoded_readers_ == 0)
+        return;
+    scratch_.clear();
+    encoding_->encode(scratch_, line);
+    encoded_->append({scratch_});
+}
+
 void Broadcaster::arrive(Member& m)
 {
     assert(!present(m) && !m.reader.is_open());
@@ -69,24 +81,24 @@ void Broadcaster::apply(const RoomEvent& e, Member* arriving)
     using K = RoomEvent::Kind;
     switch (e.kind) {
     case K::arrival:
-        log_.append({e.name, " has arrived\n"});
+        append({e.name, " has arrived\n"});
         deliveries_ += size_;
         if (arriving)
             admit(*arriving);
         return;
     case K::leave:
-        log_.append({e.name, " has left\n"});
+        append({e.name, " has left\n"});
         break;
     case K::line:
-        log_.append({e.name, ": ", e.text, "\n"});
+        append({e.name, ": ", e.text, "\n"});
         lines_said_++;
         break;
     case K::emote:
-        log_.append({"* ", e.name, " ", e.text, "\n"});
+        append({"* ", e.name, " ", e.text, "\n"});
         lines_said_++;
         break;
     case K::rename:
-        log_.append({e.name, " is now ", e.text, "\n"});
+        append({e.name, " is now ", e.text, "\n"});
         break;
     }
     deliveries_ += size_;
@@ -96,7 +108,13 @@ void Broadcaster::admit(Member& m)
 {
     assert(m.arriving);
     m.arriving = false;
-    m.reader.open(log_);
+    if (m.reader.encoded()) {
+        assert(encoding_);
+        if (!encoded_)
+            encoded_ = std::make_unique<RoomLog>(64 * 1024, encoding_->record_size());
+        encoded_readers_++;
+    }
+    m.reader.open(m.reader.encoded() ? *encoded_ : log_);
     m.in_room = true;
     members_.push_back(m);
     size_++;
@@ -108,6 +126,8 @@ void Broadcaster::silence(Member& m)
 {
     assert(m.in_room);
     m.reader.stop();
+    if (m.reader.encoded())
+        encoded_readers_--;
     m.in_room = false;
     members_.remove(m);
     names_valid_ = false;

@@ -7,6 +7,8 @@
 #include "room_log.h"
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,18 @@ public:
     virtual void forget(Member& m) = 0;
 };
 
+// The room's lines in another form, for readers that cannot take them as they are
+// (WebSocket clients: a text frame each). Implemented by the transport that needs it.
+class LineEncoding {
+public:
+    // Appends the record for one line made of parts, the last of which is its "\n".
+    virtual void encode(std::string& out, std::initializer_list<std::string_view> line) = 0;
+    virtual RoomLog::RecordSize record_size() const = 0;
+
+protected:
+    ~LineEncoding() = default;
+};
+
 // Without a relay every event applies at once; with one, an event applies when the relay
 // hands it back, and an arriving member joins only then (it hears everything after its
 // own arrival in the global order, like the Go program's newcomer).
@@ -43,6 +57,10 @@ public:
     explicit Broadcaster(size_t chunk_size = 64 * 1024) : log_(chunk_size) {}
 
     void set_relay(Relay* relay) { relay_ = relay; }
+    // Readers that want the room's lines encoded (RoomLog::Reader::set_encoded) read a
+    // second log, in which each line is encoded once for all of them; it is kept only
+    // while such a reader is in the room.
+    void set_encoding(LineEncoding* encoding) { encoding_ = encoding; }
 
     // The others hear "NAME has arrived"; then m joins, and hears all said from here on.
     void arrive(Member& m);
@@ -81,14 +99,21 @@ public:
     uint64_t lines_said() const { return lines_said_; }
     uint64_t deliveries() const { return deliveries_; }
     RoomLog& log() { return log_; }
+    // The encoded log, if there has ever been a reader of it.
+    const RoomLog* encoded_log() const { return encoded_.get(); }
 
 private:
     void happen(const RoomEvent& e, Member* arriving);
+    void append(std::initializer_list<std::string_view> line);
     void admit(Member& m);
     void silence(Member& m);
 
     RoomLog log_;
     Relay* relay_ = nullptr;
+    LineEncoding* encoding_ = nullptr;
+    std::unique_ptr<RoomLog> encoded_;
+    size_t encoded_readers_ = 0;  // in the room: while there is none, nothing is encoded
+    std::string scratch_;         // one line, encoded
     size_t size_ = 0;
     uint64_t lines_said_ = 0;
     uint64_t deliveries_ = 0;

@@ -10,6 +10,17 @@ Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::st
     pause_.data = this;
 }
 
+Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
+               std::string response, std::string input)
+    : Client(io, chat, owner, fd, std::move(addr))
+{
+    frames_ = &frames;
+    ws_ = std::make_unique<WebSocketCodec>(frames, chat.config.client.max_line_bytes);
+    out().set_encoded(true);  // the room's lines as frames, framed once for every such client
+    out().push(std::move(response), 0);
+    input_ = std::move(input);
+}
+
 Client::~Client()
 {
     ev_timer_stop(io().loop, &pause_);
@@ -18,6 +29,11 @@ Client::~Client()
 void Client::start()
 {
     session_.start();
+    if (!input_.empty()) {
+        std::string first;
+        first.swap(input_);
+        received(first.data(), first.size());
+    }
     owner_.schedule_flush(*this);
     update_interest();
 }
@@ -37,26 +53,81 @@ bool Client::wants_input() const
 void Client::received(const char* data, size_t n)
 {
     chat_.stats.bytes_in += n;
-    session_.input(data, n);
+    if (ws_)
+        ws_->decode(data, n, *this);
+    else
+        session_.input(data, n);
 }
 
 void Client::input_ended(bool reset)
 {
-    session_.input_ended(reset);
+    session_.input_ended(reset ? LeaveReason::reset : LeaveReason::eof);
     if (reset)
         close_now("reset");
 }
 
+// A text message is input like a TCP stream's bytes followed by "\n" (a message holding
+// "\n" is several lines).
+void Client::message(std::string_view text)
+{
+    if (!session_.talking())
+        return;  // it left earlier in the same read
+    std::string line;
+    line.reserve(text.size() + 1);
+    line.append(text).push_back('\n');
+    session_.input(line.data(), line.size());
+}
+
+void Client::reply(std::string frames)
+{
+    out().push(std::move(frames), out().here());
+    owner_.schedule_flush(*this);
+}
+
+// The client closed (its close frame was answered), or broke the protocol (the close
+// that says how was sent): it leaves like any client.
+void Client::ended(CloseCode sent, bool by_peer)
+{
+    LeaveReason why = by_peer                         ? LeaveReason::eof
+                      : sent == CloseCode::too_big    ? LeaveReason::line_too_long
+                                                      : LeaveReason::protocol_error;
+    if (!by_peer)
+        chat_.log.write(LogLevel::debug, "%s: WebSocket closed with %u", name().c_str(), static_cast<unsigned>(sent));
+    session_.input_ended(why);
+}
+
 void Client::send(std::string text)
 {
+    if (ws_) {
+        std::string frames;
+        frames_->lines(frames, text);
+        text.swap(frames);
+    }
     out().push(std::move(text), out().here());
     owner_.schedule_flush(*this);
 }
 
 void Client::greet(std::string text)
 {
+    if (ws_) {
+        std::string frames;
+        frames_->lines(frames, text);
+        text.swap(frames);
+    }
     out().push(std::move(text), 0);
     owner_.schedule_flush(*this);
+}
+
+// A WebSocket conversation ends with a close frame after everything owed, and no frame
+// after it.
+void Client::say_close(CloseCode code)
+{
+    if (!ws_ || ws_->close_sent())
+        return;
+    std::string frame;
+    frames_->close(frame, code);
+    out().push(std::move(frame), out().here());
+    ws_->mark_close_sent();
 }
 
 void Client::pause_input(double seconds)
@@ -70,8 +141,13 @@ void Client::on_pause_over(struct ev_loop*, ev_timer* w, int)
     static_cast<Client*>(w->data)->session_.pause_over();
 }
 
-void Client::leaving()
+void Client::leaving(LeaveReason reason)
 {
+    switch (reason) {
+    case LeaveReason::line_too_long: say_close(CloseCode::too_big); break;
+    case LeaveReason::flood: say_close(CloseCode::policy); break;
+    default: say_close(CloseCode::normal); break;
+    }
     ev_timer_stop(io().loop, &pause_);
     close_after_output(chat_.config.client.drain_timeout);
     owner_.schedule_flush(*this);
@@ -86,6 +162,7 @@ void Client::shutdown()
     if (!session_.talking())
         return;
     session_.shutdown();
+    say_close(CloseCode::going_away);
     ev_timer_stop(io().loop, &pause_);
     close_after_output(chat_.config.server.shutdown_grace);
     owner_.schedule_flush(*this);
@@ -94,6 +171,8 @@ void Client::shutdown()
 void Client::reconfigure()
 {
     session_.reconfigure();
+    if (ws_)
+        ws_->set_max_message(chat_.config.client.max_line_bytes);
     if (session_.member() && timer_running()) {
         stop_timer();  // the soft-limit clock restarts with the new time
         check_backlog();

@@ -1,13 +1,16 @@
-// Client: a chat connection — a session spoken as lines over TCP, with the output limits
-// that keep a slow reader from costing the others. Owned by the server, which alone
-// destroys it, after it closes (ClientOwner::retire).
+// Client: a chat connection — a session spoken as lines over TCP, or as WebSocket messages,
+// with the output limits that keep a slow reader from costing the others. Owned by the
+// server, which alone destroys it, after it closes (ClientOwner::retire).
 #pragma once
 
+#include "address.h"
 #include "connection.h"
 #include "session.h"
+#include "websocket.h"
 
 #include <cstdint>
 #include <ev.h>
+#include <memory>
 #include <string>
 
 class Client;
@@ -28,9 +31,14 @@ protected:
     ~ClientOwner() = default;
 };
 
-class Client final : public Connection, private SessionHost {
+class Client final : public Connection, private SessionHost, private WebSocketCodec::Sink {
 public:
+    // A client over TCP: lines as they are.
     Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr);
+    // A WebSocket client whose handshake is done: frames, made by frames; response (the
+    // 101) goes out first, and input is what followed the request.
+    Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
+           std::string response, std::string input);
     ~Client() override;
 
     // Greets the client and enters the room (or asks for a name).
@@ -40,6 +48,7 @@ public:
     // The server is closing: the client hears nothing more, receives what is queued, and
     // is closed.
     void shutdown();
+    bool websocket() const { return ws_ != nullptr; }
     // The server's config changed (SIGHUP): limits apply from now on.
     void reconfigure();
     // Something outside the client changed whether it may be read (the cluster link).
@@ -49,7 +58,7 @@ public:
     // Bytes owed to this client (its output backlog).
     uint64_t backlog() const { return out().pending(); }
     // The peer's address without its port: what the per-address limit counts.
-    std::string host() const { return peer().substr(0, peer().rfind(':')); }
+    std::string host() const { return host_of(peer()); }
 
 private:
     friend class Slots<Client>;
@@ -73,15 +82,23 @@ private:
     void pause_input(double seconds) override;
     bool input_waiting() const override { return Connection::input_waiting(); }
     void input_changed() override { update_interest(); }
-    void leaving() override;
+    void leaving(LeaveReason reason) override;
+    // WebSocketCodec::Sink
+    void message(std::string_view text) override;
+    void reply(std::string frames) override;
+    void ended(CloseCode sent, bool by_peer) override;
 
     void check_backlog();
     void slow_consumer(const char* why);
+    void say_close(CloseCode code);
 
     SessionContext& chat_;
     ClientOwner& owner_;
     Session session_;
-    ev_timer pause_;  // flood control: input waits for it
+    FrameEncoder* frames_ = nullptr;        // WebSocket only: the server's encoder
+    std::unique_ptr<WebSocketCodec> ws_;    // WebSocket only
+    std::string input_;  // the first input of a WebSocket client, read at start()
+    ev_timer pause_;     // flood control: input waits for it
     size_t slot_ = 0;
     bool due_ = false;
 };

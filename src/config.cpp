@@ -9,163 +9,14 @@
 #include <functional>
 #include <sstream>
 
-// toml++ 3.3 asserts things about its input that malformed files violate ("[#", a NUL
-// in a key) although its own error path handles them; under NDEBUG it would even tell
-// the compiler to assume them. Its internal checks are therefore off here, whatever
-// NDEBUG says. Found by tests/fuzz/config_fuzz.cpp (the corpus keeps the inputs).
-#define TOML_ASSERT(expr) static_cast<void>(0)
-#pragma push_macro("NDEBUG")
-#undef NDEBUG
-#include <toml++/toml.h>
-#pragma pop_macro("NDEBUG")
-
 #include "address.h"
+#include "toml_values.h"
 
 namespace {
 
 const char built_in_default[] =
 #include "default_config.inc"
     ;
-
-// Raised at the first invalid setting; carries the node whose position is reported.
-struct Invalid {
-    toml::source_region where;
-    std::string message;
-};
-
-[[noreturn]] void fail(const toml::source_region& where, std::string message)
-{
-    throw Invalid{where, std::move(message)};
-}
-
-constexpr double max_seconds = 86400.0;
-
-// A number, integer or not, within [min, max]; unit names what it counts in messages.
-double get_number(const toml::node& node, std::string_view key, double min, double max, std::string_view unit)
-{
-    std::optional<double> value = node.value<double>();  // accepts integers too
-    std::string of = unit.empty() ? "" : " " + std::string(unit);
-    if (!value || !node.is_number())
-        fail(node.source(), std::string(key) + " must be a number" + (unit.empty() ? "" : " of" + of));
-    if (!std::isfinite(*value) || *value < min || *value > max) {
-        std::ostringstream msg;
-        msg << key << " must be between " << min << " and " << max << of;
-        fail(node.source(), msg.str());
-    }
-    return *value;
-}
-
-double get_seconds(const toml::node& node, std::string_view key, double min)
-{
-    return get_number(node, key, min, max_seconds, "seconds");
-}
-
-int64_t get_integer(const toml::node& node, std::string_view key, int64_t min, int64_t max)
-{
-    if (!node.is_integer())
-        fail(node.source(), std::string(key) + " must be an integer");
-    int64_t value = **node.as_integer();
-    if (value < min || value > max)
-        fail(node.source(), std::string(key) + " must be between " + std::to_string(min) +
-                                " and " + std::to_string(max));
-    return value;
-}
-
-// Sizes: an integer count of bytes, or "64KiB" / "1MiB" / "2GiB" / "100B".
-size_t get_size(const toml::node& node, std::string_view key, uint64_t min, uint64_t max)
-{
-    uint64_t bytes = 0;
-    if (node.is_integer()) {
-        int64_t v = **node.as_integer();
-        bytes = v < 0 ? UINT64_MAX : static_cast<uint64_t>(v);
-    } else if (node.is_string()) {
-        const std::string& s = **node.as_string();
-        char* end = nullptr;
-        errno = 0;
-        unsigned long long n = strtoull(s.c_str(), &end, 10);
-        std::string unit(end);
-        uint64_t scale = unit == "" || unit == "B"  ? 1
-                         : unit == "KiB"             ? 1ull << 10
-                         : unit == "MiB"             ? 1ull << 20
-                         : unit == "GiB"             ? 1ull << 30
-                                                     : 0;
-        if (end == s.c_str() || errno || !scale || s[0] == '-' || s[0] == '+')
-            fail(node.source(), std::string(key) +
-                                    " must be a size: bytes, or a string like \"64KiB\", "
-                                    "\"1MiB\", \"1GiB\"");
-        bytes = n > UINT64_MAX / scale ? UINT64_MAX : n * scale;
-    } else {
-        fail(node.source(), std::string(key) + " must be a size (an integer or a string)");
-    }
-    if (bytes < min || bytes > max)
-        fail(node.source(), std::string(key) + " must be between " + std::to_string(min) +
-                                " and " + std::to_string(max) + " bytes");
-    return static_cast<size_t>(bytes);
-}
-
-const std::string& get_string(const toml::node& node, std::string_view key)
-{
-    if (!node.is_string())
-        fail(node.source(), std::string(key) + " must be a string");
-    return **node.as_string();
-}
-
-bool get_bool(const toml::node& node, std::string_view key)
-{
-    if (!node.is_boolean())
-        fail(node.source(), std::string(key) + " must be true or false");
-    return **node.as_boolean();
-}
-
-const toml::table& get_table(const toml::node& node, std::string_view key)
-{
-    if (!node.is_table())
-        fail(node.source(), "[" + std::string(key) + "] must be a table");
-    return *node.as_table();
-}
-
-double get_rate(const toml::node& node, std::string_view key, double min)
-{
-    return get_number(node, key, min, 1e12, "");
-}
-
-// "HOST:PORT" as a listen address; the forms are parse_listen_address's.
-std::string get_address(const toml::node& node, std::string_view key)
-{
-    const std::string& text = get_string(node, key);
-    ListenAddress where;
-    std::string err;
-    if (!parse_listen_address(text, where, err))
-        fail(node.source(), err);
-    return text;
-}
-
-std::vector<std::string> get_listen(const toml::node& node, std::string_view key)
-{
-    if (!node.is_array() || node.as_array()->empty())
-        fail(node.source(), std::string(key) + " must be a non-empty array of \"HOST:PORT\" strings");
-    std::vector<std::string> listen;
-    for (const toml::node& item : *node.as_array())
-        listen.push_back(get_address(item, "listen entry"));
-    return listen;
-}
-
-// One of a few strings, each standing for a value; the message lists them: "a" or "b".
-template <class T>
-T get_choice(const toml::node& node, std::string_view key, std::initializer_list<std::pair<const char*, T>> choices)
-{
-    const std::string& s = get_string(node, key);
-    std::string names;
-    for (size_t i = 0; i < choices.size(); i++) {
-        const auto& [name, value] = choices.begin()[i];
-        if (s == name)
-            return value;
-        if (i > 0)
-            names += i + 1 == choices.size() ? " or " : ", ";
-        names += "\"" + std::string(name) + "\"";
-    }
-    fail(node.source(), std::string(key) + " must be " + names);
-}
 
 // Whether a reload applies a key (to connected clients too), or only a restart does.
 enum class Apply { reload, restart };
@@ -218,7 +69,7 @@ const std::vector<Key>& keys()
     using C = Config;
     using A = Apply;
     static const std::vector<Key> table = {
-        key("server", "listen", A::reload, &C::server, &ServerConfig::listen, get_listen),
+        key("server", "listen", A::reload, &C::server, &ServerConfig::listen, [](const toml::node& n, std::string_view k) { return get_addresses(n, k, false); }),
         key("server", "backlog", A::reload, &C::server, &ServerConfig::backlog, integer(1, 65535)),
         key("server", "max_clients", A::reload, &C::server, &ServerConfig::max_clients, integer(1, 10000000)),
         key("server", "max_clients_per_ip", A::reload, &C::server, &ServerConfig::max_clients_per_ip,
@@ -277,6 +128,22 @@ const std::vector<Key>& keys()
             }),
         key("cluster", "timeout", A::restart, &C::cluster, &ClusterConfig::timeout, seconds(0.1)),
         key("cluster", "lease", A::restart, &C::cluster, &ClusterConfig::lease, seconds(10.0)),
+
+        key("websocket", "listen", A::reload, &C::websocket, &WebSocketConfig::listen,
+            [](const toml::node& n, std::string_view k) { return get_addresses(n, k, true); }),
+        key("websocket", "origins", A::reload, &C::websocket, &WebSocketConfig::origins,
+            [](const toml::node& n, std::string_view k) {
+                std::vector<std::string> origins = get_strings(n, k);
+                for (const std::string& o : origins) {
+                    size_t scheme = o.find("://");
+                    bool web = scheme != std::string::npos && (o.substr(0, scheme) == "http" || o.substr(0, scheme) == "https");
+                    if (o != "*" && (!web || o.size() == scheme + 3 || o.find('/', scheme + 3) != std::string::npos))
+                        fail(n.source(), "origins entries must be \"*\" or \"http(s)://HOST[:PORT]\" (no path), not \"" +
+                                             o + "\"");
+                }
+                return origins;
+            }),
+        key("websocket", "timeout", A::reload, &C::websocket, &WebSocketConfig::timeout, seconds(0.01)),
 
         key("admin", "listen", A::reload, &C::admin, &AdminConfig::listen,
             [](const toml::node& n, std::string_view k) {

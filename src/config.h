@@ -64,6 +64,14 @@ struct ClusterConfig {
     bool operator==(const ClusterConfig&) const = default;
 };
 
+// Browsers in the room: the chat page and its WebSocket, off while listen is empty.
+struct WebSocketConfig {
+    std::vector<std::string> listen;
+    std::vector<std::string> origins;  // empty: the page's own origin only; "*": any
+    double timeout = 5.0;              // the time a connection has to send its request
+    bool operator==(const WebSocketConfig&) const = default;
+};
+
 // The operators' HTTP listener (/metrics, /healthz), off while listen is empty.
 struct AdminConfig {
     std::string listen;
@@ -85,6 +93,7 @@ struct Config {
     FloodConfig flood;
     RoomConfig room;
     ClusterConfig cluster;
+    WebSocketConfig websocket;
     AdminConfig admin;
     LogConfig log;
     bool operator==(const Config&) const = default;

@@ -35,7 +35,16 @@ Connection::~Connection()
     ev_io_stop(io_.loop, &read_w_);
     ev_io_stop(io_.loop, &write_w_);
     ev_timer_stop(io_.loop, &timer_);
-    close(fd_);
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+int Connection::release()
+{
+    int fd = fd_;
+    close_now("");
+    fd_ = -1;
+    return fd;
 }
 
 void Connection::on_read(struct ev_loop*, ev_io* w, int)

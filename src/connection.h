@@ -51,6 +51,8 @@ public:
     void close_now(const char* why);
     // Whether input not yet read waits on the socket.
     bool input_waiting() const;
+    // Gives the socket up, open, for another connection to own; this one is closed.
+    int release();
 
 protected:
     RoomLog::Reader& out() { return out_; }

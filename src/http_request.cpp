@@ -109,6 +109,7 @@ bool parse_http_request(std::string_view text, size_t limit, HttpRequest& req)
     req.method = line.substr(0, sp1);
     std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     bool http11 = line.substr(sp2 + 1) == "HTTP/1.1";
+    req.http11 = http11;
 
     int hosts = 0;
     for (size_t pos = eol + 1;;) {
@@ -122,8 +123,10 @@ bool parse_http_request(std::string_view text, size_t limit, HttpRequest& req)
         }
         std::string_view field = drop_cr(text.substr(pos, end - pos));
         pos = end + 1;
-        if (field.empty())
+        if (field.empty()) {
+            req.head_size = pos;
             break;
+        }
         size_t colon = field.find(':');
         // No name, whitespace before the colon, or an obsolete line folding: all 400.
         std::string_view name = field.substr(0, colon);
@@ -134,6 +137,12 @@ bool parse_http_request(std::string_view text, size_t limit, HttpRequest& req)
             return true;
         }
         hosts += iequals(name, "host");
+        std::string_view value = field.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.remove_suffix(1);
+        req.fields.emplace_back(name, value);
     }
     // HTTP/1.1 requires exactly one Host (RFC 9112, 3.2); 1.0 predates it.
     if (hosts > 1 || (http11 && hosts == 0)) {
@@ -163,3 +172,32 @@ bool parse_http_request(std::string_view text, size_t limit, HttpRequest& req)
     return true;
 }
 
+
+std::string_view HttpRequest::field(std::string_view name) const
+{
+    for (const auto& [n, value] : fields)
+        if (iequals(n, name))
+            return value;
+    return {};
+}
+
+bool HttpRequest::has_token(std::string_view name, std::string_view token) const
+{
+    for (const auto& [n, value] : fields) {
+        if (!iequals(n, name))
+            continue;
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            size_t comma = rest.find(',');
+            std::string_view item = rest.substr(0, comma);
+            while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+                item.remove_prefix(1);
+            while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+                item.remove_suffix(1);
+            if (iequals(item, token))
+                return true;
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+    }
+    return false;
+}

@@ -192,14 +192,18 @@ std::string format_metrics(const MetricsSnapshot& s)
     using T = MetricType;
     auto d = [](uint64_t v) { return static_cast<double>(v); };
     Exposition e;
+    auto by_transport = [&](const uint64_t* counts) {
+        for (size_t i = 0; i < static_cast<size_t>(Transport::count); i++)
+            e.sample({{"transport", transport_name(static_cast<Transport>(i))}}, d(counts[i]));
+    };
     e.family("evchat_clients", T::gauge,
              "Chat connections open: in the room, choosing a name, or leaving (output still draining).");
-    e.sample(d(s.clients));
+    by_transport(s.clients);
     e.family("evchat_room_members", T::gauge, "Clients in the room (on this node).");
     e.sample(d(s.room_members));
     e.family("evchat_connections_accepted_total", T::counter,
-             "Chat connections accepted (refused ones are not counted).");
-    e.sample(d(s.stats.accepted));
+             "Chat connections accepted (refused ones are not counted), by transport.");
+    by_transport(s.stats.accepted);
     e.family("evchat_connections_rejected_total", T::counter,
              "Chat connections refused: full (max_clients), per_ip (max_clients_per_ip), fd_limit "
              "(accept failed for want of descriptors or memory; each retry counts, and the "

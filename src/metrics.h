@@ -77,7 +77,7 @@ struct MetricsSnapshot {
     uint64_t refused_fd_limit = 0;
     uint64_t lines_said = 0;
     uint64_t deliveries = 0;
-    uint64_t clients = 0;
+    uint64_t clients[static_cast<size_t>(Transport::count)] = {};
     uint64_t room_members = 0;
     uint64_t backlog_bytes = 0;
     uint64_t backlog_largest_bytes = 0;

@@ -6,7 +6,7 @@
 #include <cassert>
 #include <cstring>
 
-RoomLog::RoomLog(size_t chunk_size) : chunk_size_(chunk_size)
+RoomLog::RoomLog(size_t chunk_size, RecordSize record_size) : chunk_size_(chunk_size), record_size_(record_size)
 {
     chunks_.push_back(Chunk{0, 0, chunk_size_, 0, std::make_unique<char[]>(chunk_size_)});
 }
@@ -95,17 +95,44 @@ void RoomLog::advance(Cursor& c, uint64_t n)
     }
 }
 
+// The end of the record that pos (inside ch) stands in: pos itself at a record boundary.
+uint64_t RoomLog::record_end(const Chunk& ch, uint64_t pos) const
+{
+    const char* data = ch.data.get();
+    if (!record_size_) {
+        if (pos == ch.base || data[pos - ch.base - 1] == '\n')
+            return pos;
+        const char* nl = static_cast<const char*>(memchr(data + (pos - ch.base), '\n', ch.end() - pos));
+        assert(nl);  // chunks hold whole lines
+        return ch.base + (nl + 1 - data);
+    }
+    uint64_t at = ch.base;  // a chunk begins with a record: walk to the one pos is in
+    while (at < pos)
+        at += record_size_(data + (at - ch.base));
+    assert(at <= ch.end());
+    return at;
+}
+
+uint64_t RoomLog::count_records(const Chunk& ch, uint64_t from) const
+{
+    const char* data = ch.data.get();
+    if (!record_size_)
+        return std::count(data + (from - ch.base), data + ch.used, '\n');
+    uint64_t n = 0;
+    for (uint64_t at = from; at < ch.end(); n++)
+        at += record_size_(data + (at - ch.base));
+    return n;
+}
+
 RoomLog::Skipped RoomLog::skip_to_end(Cursor& c, std::string& unfinished)
 {
     assert(c.open);
     const Chunk& here = chunk(c.chunk);
     uint64_t pos = c.pos;
-    if (pos > here.base && pos < here.end() && here.data[pos - here.base - 1] != '\n') {
-        const char* from = here.data.get() + (pos - here.base);
-        const char* nl = static_cast<const char*>(memchr(from, '\n', here.end() - pos));
-        assert(nl);  // chunks hold whole lines
-        unfinished.append(from, nl + 1 - from);
-        pos += nl + 1 - from;
+    if (pos < here.end()) {
+        uint64_t end = record_end(here, pos);
+        unfinished.append(here.data.get() + (pos - here.base), end - pos);
+        pos = end;
     }
     Skipped skipped;
     skipped.bytes = end_ - pos;
@@ -113,7 +140,7 @@ RoomLog::Skipped RoomLog::skip_to_end(Cursor& c, std::string& unfinished)
         const Chunk& ch = chunk(seq);
         uint64_t from = std::max(pos, ch.base);
         if (from < ch.end())
-            skipped.lines += std::count(ch.data.get() + (from - ch.base), ch.data.get() + ch.used, '\n');
+            skipped.lines += count_records(ch, from);
     }
     c.pos = end_;
     move_to(c, tail_seq());

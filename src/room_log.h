@@ -14,9 +14,10 @@
 
 //   chunks_:   | chunk 7 (2 readers) | chunk 8 (0) | chunk 9, the tail (5) |
 //              ^ base of 7                                          end() ^
-//   Positions count bytes since the log began. Every chunk holds whole lines only (a
-//   line that does not fit the tail starts a new chunk), so a chunk boundary is always
-//   a line boundary. A cursor counts as a reader of the chunk it stands in, and cursors
+//   Positions count bytes since the log began. Every chunk holds whole records only (a
+//   record that does not fit the tail starts a new chunk), so a chunk boundary is always
+//   a record boundary. A record is a line, or in the room's log for WebSocket readers a
+//   frame holding one. A cursor counts as a reader of the chunk it stands in, and cursors
 //   only move forward: chunks are freed from the front once no cursor stands in them,
 //   so memory is what the slowest reader still owes (chunk 8 waits for 7's readers).
 class RoomLog {
@@ -30,17 +31,20 @@ public:
     };
 
     struct Skipped {
-        uint64_t lines = 0;
+        uint64_t lines = 0;  // records: a frame holds one line
         uint64_t bytes = 0;
     };
 
-    explicit RoomLog(size_t chunk_size = 64 * 1024);
+    // The length of the record that starts at p; null: records are lines, ending in '\n'.
+    using RecordSize = size_t (*)(const char* p);
+
+    explicit RoomLog(size_t chunk_size = 64 * 1024, RecordSize record_size = nullptr);
     RoomLog(const RoomLog&) = delete;
     RoomLog& operator=(const RoomLog&) = delete;
 
     uint64_t end() const { return end_; }
 
-    // Appends one line made of parts (the caller includes the '\n').
+    // Appends one record made of parts (a line: the caller includes the '\n').
     void append(std::initializer_list<std::string_view> parts);
 
     Cursor open_at_end();
@@ -50,7 +54,7 @@ public:
     size_t fill(const Cursor& c, uint64_t stop, iovec* iov, size_t max_iov) const;
     void advance(Cursor& c, uint64_t n);
 
-    // For a reader too slow to keep: moves c to end(), first copying the rest of the line
+    // For a reader too slow to keep: moves c to end(), first copying the rest of the record
     // c stands inside (if any) to unfinished so the reader never sees half a line.
     Skipped skip_to_end(Cursor& c, std::string& unfinished);
 
@@ -72,8 +76,11 @@ private:
     uint64_t tail_seq() const { return first_seq_ + chunks_.size() - 1; }
     void move_to(Cursor& c, uint64_t seq);
     void release_unread();
+    uint64_t record_end(const Chunk& ch, uint64_t pos) const;
+    uint64_t count_records(const Chunk& ch, uint64_t from) const;
 
     size_t chunk_size_;
+    RecordSize record_size_;
     std::deque<Chunk> chunks_;
     uint64_t first_seq_ = 0;
     uint64_t end_ = 0;
@@ -109,6 +116,10 @@ public:
     void stop();
     void close();
     bool is_open() const { return log_ != nullptr; }
+    // Whether it reads the room's lines encoded (Broadcaster::set_encoding), as its
+    // transport wants them.
+    void set_encoded(bool encoded) { encoded_ = encoded; }
+    bool encoded() const { return encoded_; }
 
     // Bytes owed: the private lines and the log from the cursor to the stop.
     uint64_t pending() const;
@@ -134,5 +145,6 @@ private:
     RoomLog* log_ = nullptr;
     Cursor cursor_;
     uint64_t stop_ = no_stop;
+    bool encoded_ = false;
     std::vector<Line> lines_;  // by `at`; a vector, not a deque: an idle reader has none
 };

@@ -6,6 +6,7 @@
 #include "cluster.h"
 #include "listener.h"
 #include "metrics.h"
+#include "web.h"
 
 #include <algorithm>
 #include <cassert>
@@ -30,6 +31,7 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
     summary_timer_.data = this;
     arm_summary_timer();
     idle_.set_timeout(config_.client.idle_timeout);
+    room_.set_encoding(&frames_);
     if (cluster_) {
         room_.set_relay(&cluster_->relay());
         cluster_->start();
@@ -72,60 +74,90 @@ Server::~Server()
     ev_timer_stop(loop_, &grace_);
     ev_timer_stop(loop_, &summary_timer_);
     listeners_.clear();
+    web_.clear();
     clients_.clear();
     refusals_.destroy_closed();
     room_.set_relay(nullptr);
     cluster_.reset();
 }
 
-// Binds next's addresses that are not bound yet, first; only once all of them are bound
-// do the listeners that next no longer names close. On failure nothing changes.
-bool Server::rebind(const Config& next, std::string& err)
+namespace {
+
+// The addresses of wanted not bound in current yet, bound now into fresh by open(text,
+// where, err); nothing changes unless all of them are bound.
+template <class L, class Open>
+bool bind_new(const std::vector<std::unique_ptr<L>>& current, const std::vector<std::string>& wanted, Open open,
+              std::vector<std::unique_ptr<L>>& fresh, std::string& err)
 {
-    auto bound = [this](const std::string& text) {
-        return std::any_of(listeners_.begin(), listeners_.end(),
-                           [&](const auto& l) { return l->configured() == text; });
-    };
-    std::vector<std::unique_ptr<Listener>> fresh;
-    for (const std::string& text : next.server.listen) {
-        if (bound(text))
+    for (const std::string& text : wanted) {
+        if (std::any_of(current.begin(), current.end(), [&](const auto& l) { return l->configured() == text; }))
             continue;
         ListenAddress where;
         if (!parse_listen_address(text, where, err))
             return false;
-        auto listener = std::make_unique<Listener>(
-            loop_, log_, [this](int fd, const sockaddr* peer) { accept_client(fd, peer); });
-        if (!listener->open(text, where, next.server.backlog, next.server.reuse_port, err))
+        std::unique_ptr<L> l = open(text, where, err);
+        if (!l)
             return false;
-        fresh.push_back(std::move(listener));
-    }
-    // Said only once every new address is bound: scripts learn ports from these lines.
-    for (auto& l : fresh)
-        log_.write(LogLevel::info, "listening on %s", l->address().c_str());
-    for (auto& l : listeners_) {
-        if (std::find(next.server.listen.begin(), next.server.listen.end(), l->configured()) == next.server.listen.end()) {
-            log_.write(LogLevel::info, "no longer listening on %s", l->address().c_str());
-            closed_exhaustions_ += l->exhaustions();
-            continue;
-        }
-        l->set_backlog(next.server.backlog);
         fresh.push_back(std::move(l));
     }
-    listeners_ = std::move(fresh);
     return true;
 }
+
+// Replaces current by the listeners wanted names: fresh ones, and those of current that
+// wanted still names; the others close. Returns the exhaustions of those closed.
+template <class L>
+uint64_t replace(std::vector<std::unique_ptr<L>>& current, const std::vector<std::string>& wanted,
+                 std::vector<std::unique_ptr<L>> fresh, Log& log, const char* what)
+{
+    // Said only once every new address is bound: scripts learn ports from these lines.
+    for (auto& l : fresh)
+        log.write(LogLevel::info, "%slistening on %s", what, l->address().c_str());
+    uint64_t exhaustions = 0;
+    for (auto& l : current) {
+        if (std::find(wanted.begin(), wanted.end(), l->configured()) == wanted.end()) {
+            log.write(LogLevel::info, "%sno longer listening on %s", what, l->address().c_str());
+            exhaustions += l->exhaustions();
+            continue;
+        }
+        fresh.push_back(std::move(l));
+    }
+    current = std::move(fresh);
+    return exhaustions;
+}
+
+}  // namespace
 
 bool Server::listen(std::string& err)
 {
     return bind_all(config_, err);
 }
 
-// The chat and admin listeners that next asks for: all of them, or no change at all.
+// The chat, web and admin listeners that next asks for: all of them, or no change at all.
+// New addresses are bound before old ones close.
 bool Server::bind_all(const Config& next, std::string& err)
 {
+    std::vector<std::unique_ptr<Listener>> chat;
+    std::vector<std::unique_ptr<WebListener>> web;
     std::unique_ptr<Admin> admin;
-    if (!open_admin(next, admin, err) || !rebind(next, err))
+    auto open_chat = [&](const std::string& text, const ListenAddress& where, std::string& e) {
+        auto l = std::make_unique<Listener>(loop_, log_, [this](int fd, const sockaddr* peer) { accept_client(fd, peer); });
+        return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
+    };
+    auto open_web = [&](const std::string& text, const ListenAddress& where, std::string& e) {
+        auto l = std::make_unique<WebListener>(io_, [this](int fd, std::string peer, std::string rest, std::string response) {
+            accept_websocket(fd, std::move(peer), std::move(rest), std::move(response));
+        });
+        return l->open(text, where, e) ? std::move(l) : nullptr;
+    };
+    if (!open_admin(next, admin, err) || !bind_new(listeners_, next.server.listen, open_chat, chat, err) ||
+        !bind_new(web_, next.websocket.listen, open_web, web, err))
         return false;
+    closed_exhaustions_ += replace(listeners_, next.server.listen, std::move(chat), log_, "");
+    for (auto& l : listeners_)
+        l->set_backlog(next.server.backlog);
+    closed_exhaustions_ += replace(web_, next.websocket.listen, std::move(web), log_, "web ");
+    for (auto& w : web_)
+        w->configure(next.websocket.origins, next.websocket.timeout, next.server.max_clients);
     install_admin(next, std::move(admin));
     return true;
 }
@@ -229,9 +261,12 @@ std::string Server::metrics_text()
     s.refused_fd_limit = closed_exhaustions_;
     for (auto& l : listeners_)
         s.refused_fd_limit += l->exhaustions();
+    for (auto& w : web_)
+        s.refused_fd_limit += w->exhaustions();
     s.lines_said = room_.lines_said();
     s.deliveries = room_.deliveries();
-    s.clients = clients_.size();
+    for (auto& c : clients_)
+        s.clients[static_cast<size_t>(c->websocket() ? Transport::websocket : Transport::tcp)]++;
     s.room_members = room_.size();
     backlog_totals(s.backlog_bytes, s.backlog_largest_bytes);
     s.log_chunks = room_.log().chunk_count();
@@ -255,38 +290,62 @@ std::string Server::unhealthy_reason() const
 void Server::accept_client(int fd, const sockaddr* peer)
 {
     std::string addr = format_address(peer);
-    std::string host = addr.substr(0, addr.rfind(':'));
-    if (const char* why = refusal(host)) {
-        if (size_t n = refusals_logged_.count(ev_now(loop_)))
-            log_.write(LogLevel::warn, "refused %s: %s (%zu refused since the last report; %zu clients)",
-                       addr.c_str(), why, n, clients_.size());
+    if (const char* why = check_admission(addr)) {
         refusals_.refuse(fd, std::move(addr), std::string("error: ") + why + "\n", config_.client.drain_timeout);
         return;
     }
+    admit(fd, Transport::tcp).add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr))).start();
+}
+
+// A WebSocket client whose handshake is done: refused like any newcomer, but in frames
+// after its 101, and with a close that says why (try again later, or a policy).
+void Server::accept_websocket(int fd, std::string addr, std::string rest, std::string response)
+{
+    if (const char* why = check_admission(addr)) {
+        frames_.text(response, std::vector<std::string_view>{"error: ", why});
+        frames_.close(response, CloseCode::try_again_later, why);
+        refusals_.refuse(fd, std::move(addr), std::move(response), config_.client.drain_timeout);
+        return;
+    }
+    admit(fd, Transport::websocket)
+        .add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr), frames_, std::move(response),
+                                      std::move(rest)))
+        .start();
+}
+
+// A newcomer let in: counted, and its socket set for chat.
+Slots<Client>& Server::admit(int fd, Transport t)
+{
     // Lines are small and already batched per loop iteration: Nagle would only add delay.
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    clients_per_host_[host]++;
-    stats_.accepted++;
-    ClientOwner& owner = *this;
-    clients_.add(std::make_unique<Client>(io_, chat_, owner, fd, std::move(addr))).start();
+    stats_.count_accepted(t);
+    return clients_;
 }
 
-// Why a newcomer from host may not enter the room, or null: it never enters, and gets
-// one error line.
-const char* Server::refusal(const std::string& host)
+// Lets a newcomer from addr in (counted for its host), or says why not: then it never
+// enters, and gets one error line. Refusals come in storms: logged at most once a second,
+// with a count.
+const char* Server::check_admission(const std::string& addr)
 {
+    const char* why = nullptr;
     if (clients_.size() >= config_.server.max_clients) {
         stats_.refused_full++;
-        return "server full";
-    }
-    if (config_.server.max_clients_per_ip > 0) {
-        auto it = clients_per_host_.find(host);
+        why = "server full";
+    } else if (config_.server.max_clients_per_ip > 0) {
+        auto it = clients_per_host_.find(host_of(addr));
         if (it != clients_per_host_.end() && it->second >= config_.server.max_clients_per_ip) {
             stats_.refused_per_ip++;
-            return "too many connections from your address";
+            why = "too many connections from your address";
         }
     }
+    if (why) {
+        if (size_t n = refusals_logged_.count(ev_now(loop_)))
+            log_.write(LogLevel::warn, "refused %s: %s (%zu refused since the last report; %zu clients)",
+                       addr.c_str(), why, n, clients_.size());
+        return why;
+    }
+    clients_per_host_[host_of(addr)]++;
     return nullptr;
 }
 
@@ -365,7 +424,10 @@ void Server::shutdown()
                clients_.size(), config_.server.shutdown_grace);
     for (auto& l : listeners_)
         closed_exhaustions_ += l->exhaustions();
+    for (auto& w : web_)
+        closed_exhaustions_ += w->exhaustions();
     listeners_.clear();  // the admin listener stays: /healthz says "shutting down"
+    web_.clear();
     idle_.set_timeout(0);
     ev_timer_stop(loop_, &summary_timer_);
     for (auto& c : clients_)

@@ -13,6 +13,7 @@
 #include "session.h"
 #include "slots.h"
 #include "stats.h"
+#include "websocket.h"
 
 #include <ev.h>
 #include <memory>
@@ -23,6 +24,7 @@
 class Admin;
 class Cluster;
 class Listener;
+class WebListener;
 struct sockaddr;
 
 class Server final : private ClientOwner, private Clock {
@@ -51,6 +53,7 @@ private:
     void retire(Client& c) override;
     bool input_open() const override;
     double now() const override { return ev_now(loop_); }
+    ClientOwner& as_owner() { return *this; }
 
     static void on_prepare(struct ev_loop* loop, ev_prepare* w, int revents);
     static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
@@ -61,7 +64,9 @@ private:
     bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
     void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
     void accept_client(int fd, const sockaddr* peer);
-    const char* refusal(const std::string& host);
+    void accept_websocket(int fd, std::string addr, std::string rest, std::string response);
+    const char* check_admission(const std::string& addr);
+    Slots<Client>& admit(int fd, Transport t);
     void flush_pass();
     void destroy_retired();
     void arm_summary_timer();
@@ -75,6 +80,7 @@ private:
     Log& log_;
     Io io_;
     Stats stats_;
+    FrameEncoder frames_;  // the WebSocket frames of the room's lines and of every client
     Broadcaster room_;
     LocalNames local_names_;
     std::unique_ptr<Cluster> cluster_;  // only with [cluster]
@@ -87,6 +93,7 @@ private:
     Refusals refusals_;
     LogThrottle refusals_logged_;
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<WebListener>> web_;  // [websocket] listen
     uint64_t closed_exhaustions_ = 0;  // of listeners closed since start: counters never go back
     std::unique_ptr<Admin> admin_;     // only with [admin] listen
     uint64_t flushed_end_ = 0;         // log end at the last flush pass

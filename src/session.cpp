@@ -188,6 +188,10 @@ void Session::input(const char* data, size_t n)
 {
     assert(talking());
     flood_.bytes_read(n);
+    if (!held_.empty() || !takes_input()) {
+        held_.append(data, n);
+        return;
+    }
     frame(data, n);
 }
 
@@ -255,13 +259,13 @@ void Session::pause_over()
     host_.input_changed();
 }
 
-void Session::input_ended(bool reset)
+void Session::input_ended(LeaveReason reason)
 {
     if (!talking())
         return;
     framer_.finish([&](std::string_view line) { return take_line(line); });
     if (talking())
-        depart(reset ? LeaveReason::reset : LeaveReason::eof, "");
+        depart(reason, "");
 }
 
 void Session::idle_timeout()
@@ -291,7 +295,7 @@ void Session::depart(LeaveReason reason, std::string farewell)
     state_ = State::left;
     if (!farewell.empty())
         host_.send(std::move(farewell));
-    host_.leaving();
+    host_.leaving(reason);
 }
 
 void Session::lost(LeaveReason reason)

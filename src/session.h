@@ -53,8 +53,8 @@ public:
     virtual bool input_waiting() const = 0;
     // Session::takes_input() may have changed.
     virtual void input_changed() = 0;
-    // The session left: deliver what it is owed (a farewell last), then close.
-    virtual void leaving() = 0;
+    // The session left, for reason: deliver what it is owed (a farewell last), then close.
+    virtual void leaving(LeaveReason reason) = 0;
 
 protected:
     ~SessionHost() = default;
@@ -80,11 +80,13 @@ public:
     // How many bytes to read now at most (flood control in bytes).
     size_t read_allowance(size_t max);
     // Bytes the participant sent, in order: a TCP stream's, or WebSocket messages each
-    // followed by '\n'. Each complete line is said, named or obeyed.
+    // followed by '\n'. Each complete line is said, named or obeyed; what comes while
+    // the session cannot take it (takes_input() false) waits, in order.
     void input(const char* data, size_t n);
-    // Its input ended (reset: by an error, not EOF): a last unfinished line is still a
-    // line (bufio.Scanner at EOF), then it leaves.
-    void input_ended(bool reset);
+    // Its input ended, for reason (eof, reset, or a transport's protocol_error or
+    // line_too_long): a last unfinished line is still a line (bufio.Scanner at EOF), then
+    // it leaves.
+    void input_ended(LeaveReason reason);
     // The flood-control pause asked through SessionHost::pause_input() is over.
     void pause_over();
     // The room said something: a newcomer admitted meanwhile is greeted.

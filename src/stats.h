@@ -6,12 +6,17 @@
 #include <cstdint>
 
 // Why a client left the room: each is a label of evchat_leaves_total.
-enum class LeaveReason { eof, reset, idle, slow_consumer, line_too_long, flood, quit, write_error, count };
+enum class LeaveReason { eof, reset, idle, slow_consumer, line_too_long, flood, quit, write_error, protocol_error, count };
 
 const char* leave_reason_name(LeaveReason reason);
 
+// How a chat client speaks: each is a label of the metrics that tell them apart.
+enum class Transport { tcp, websocket, count };
+
+const char* transport_name(Transport t);
+
 struct Stats {
-    uint64_t accepted = 0;
+    uint64_t accepted[static_cast<size_t>(Transport::count)] = {};
     uint64_t refused_full = 0;
     uint64_t refused_per_ip = 0;
     uint64_t leaves[static_cast<size_t>(LeaveReason::count)] = {};
@@ -24,4 +29,5 @@ struct Stats {
     uint64_t reloads_failed = 0;
 
     void count_leave(LeaveReason reason) { leaves[static_cast<size_t>(reason)]++; }
+    void count_accepted(Transport t) { accepted[static_cast<size_t>(t)]++; }
 };

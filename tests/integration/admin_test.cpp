@@ -2,6 +2,7 @@
 // promtool, /healthz through a shutdown, `evchat --stats`, reload of [admin], and bad or
 // hostile admin clients that must neither get an answer they should not nor slow the chat.
 #include "harness.h"
+#include "web_client.h"
 
 #include <doctest/doctest.h>
 
@@ -20,83 +21,11 @@ using namespace itest;
 
 namespace {
 
-// The admin listener's port, from the nth "admin listening on 127.0.0.1:PORT" line. That
-// line comes after the chat "listening on" lines, so start_evchat() has already taken the
-// chat port from the first of them and ignores this one.
+// The admin listener's port: its line comes after the chat "listening on" lines, so
+// start_evchat() has already taken the chat port from the first of them.
 uint16_t admin_port(Server& s, size_t nth = 1)
 {
-    static const std::string key = "admin listening on 127.0.0.1:";
-    REQUIRE_MESSAGE(s.wait_output(key, nth), "no admin line; output:\n" << s.output_tail());
-    std::string out = s.output();
-    size_t pos = std::string::npos;
-    for (size_t i = 0; i < nth; i++)
-        pos = out.find(key, pos == std::string::npos ? 0 : pos + 1);
-    return static_cast<uint16_t>(atoi(out.c_str() + pos + key.size()));
-}
-
-struct Reply {
-    int status = 0;  // 0: no HTTP answer at all
-    std::string head, body, raw;
-    bool ended = false;  // the server closed the connection
-    std::string header(const std::string& name) const
-    {
-        std::string lower_head = head;
-        for (char& c : lower_head)
-            c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-        std::string key = "\r\n" + name + ":";
-        size_t pos = lower_head.find(key);
-        if (pos == std::string::npos)
-            return "";
-        size_t start = head.find_first_not_of(' ', pos + key.size());
-        return head.substr(start, head.find("\r\n", start) - start);
-    }
-};
-
-Reply parse_reply(std::string raw, bool ended)
-{
-    Reply r;
-    r.raw = std::move(raw);
-    r.ended = ended;
-    size_t end = r.raw.find("\r\n\r\n");
-    if (r.raw.compare(0, 9, "HTTP/1.1 ") == 0 && end != std::string::npos) {
-        r.status = atoi(r.raw.c_str() + 9);
-        r.head = r.raw.substr(0, end);
-        r.body = r.raw.substr(end + 4);
-    }
-    return r;
-}
-
-// Sends request on a fresh connection and reads until the server closes it.
-Reply http(uint16_t port, const std::string& request, double timeout = kTimeout)
-{
-    auto c = Conn::connect("127.0.0.1", port);
-    REQUIRE(c);
-    REQUIRE(c->send_all(request));
-    bool ended = false;
-    std::string raw = c->read_until_eof(timeout, &ended);
-    return parse_reply(std::move(raw), ended);
-}
-
-Reply get(uint16_t port, const std::string& path)
-{
-    return http(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-}
-
-// "name{labels}" -> value, for every sample of an exposition.
-std::map<std::string, double> samples(const std::string& text)
-{
-    std::map<std::string, double> out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t eol = text.find('\n', pos);
-        std::string line = text.substr(pos, eol - pos);
-        pos = eol == std::string::npos ? text.size() : eol + 1;
-        if (line.empty() || line[0] == '#')
-            continue;
-        size_t sp = line.rfind(' ');
-        out[line.substr(0, sp)] = strtod(line.c_str() + sp + 1, nullptr);
-    }
-    return out;
+    return logged_port(s, "admin listening on 127.0.0.1:", nth);
 }
 
 std::string find_promtool()
@@ -196,7 +125,7 @@ TEST_CASE("admin: /metrics counts a known workload exactly, and promtool accepts
     CHECK(first.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
     CHECK(first.header("content-length") == std::to_string(first.body.size()));
     CHECK(first.ended);
-    CHECK(samples(first.body)["evchat_connections_accepted_total"] == 0);
+    CHECK(samples(first.body)["evchat_connections_accepted_total{transport=\"tcp\"}"] == 0);
 
     // B, A, S (never reads), L: max_clients. R is refused.
     auto b_conn = Conn::connect("127.0.0.1", srv->port());
@@ -308,19 +237,19 @@ TEST_CASE("admin: /metrics counts a known workload exactly, and promtool accepts
         REQUIRE(r.status == 200);
         body = r.body;
         m = samples(body);
-    } while (m["evchat_clients"] != 2 && now() < deadline && usleep(10000) == 0);
+    } while (m["evchat_clients{transport=\"tcp\"}"] != 2 && now() < deadline && usleep(10000) == 0);
     CAPTURE(body);
 
-    CHECK(m["evchat_clients"] == 2);
+    CHECK(m["evchat_clients{transport=\"tcp\"}"] == 2);
     CHECK(m["evchat_room_members"] == 2);
-    CHECK(m["evchat_connections_accepted_total"] == 5);
+    CHECK(m["evchat_connections_accepted_total{transport=\"tcp\"}"] == 5);
     CHECK(m["evchat_connections_rejected_total{reason=\"full\"}"] == 1);
     CHECK(m["evchat_connections_rejected_total{reason=\"per_ip\"}"] == 0);
     CHECK(m["evchat_connections_rejected_total{reason=\"fd_limit\"}"] == 0);
     CHECK(m["evchat_leaves_total{reason=\"eof\"}"] == 1);
     CHECK(m["evchat_leaves_total{reason=\"slow_consumer\"}"] == 1);
     CHECK(m["evchat_leaves_total{reason=\"line_too_long\"}"] == 1);
-    for (const char* r : {"reset", "idle", "flood", "quit", "write_error"})
+    for (const char* r : {"reset", "idle", "flood", "quit", "write_error", "protocol_error"})
         CHECK_MESSAGE(m[std::string("evchat_leaves_total{reason=\"") + r + "\"}"] == 0, r);
     CHECK(m["evchat_lines_said_total"] == n + 1);
     CHECK(m["evchat_lines_received_total"] == n + 1);
@@ -369,7 +298,7 @@ TEST_CASE("admin: /metrics counts a known workload exactly, and promtool accepts
         size_t eol = stats.out.find('\n', pos);
         std::string line = stats.out.substr(pos, eol - pos);
         pos = eol == std::string::npos ? stats.out.size() : eol + 1;
-        if (line.rfind("evchat_connections_accepted_total ", 0) == 0)
+        if (line.rfind("evchat_connections_accepted_total{transport=\"tcp\"} ", 0) == 0)
             found = line.find(" 5  ") != std::string::npos;
     }
     CHECK_MESSAGE(found, stats.out);

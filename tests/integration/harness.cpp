@@ -357,6 +357,21 @@ size_t Conn::read_available()
     return total;
 }
 
+std::string Conn::read_bytes(size_t n, double timeout)
+{
+    double deadline = now() + timeout;
+    while (buffered() < n && !ended()) {
+        double left = deadline - now();
+        if (left <= 0 || !wait_readable(left))
+            break;
+        read_available();
+    }
+    size_t k = std::min(n, buffered());
+    std::string out = buf_.substr(rpos_, k);
+    rpos_ += k;
+    return out;
+}
+
 bool Conn::pop_line(std::string& line)
 {
     size_t nl = buf_.find('\n', rpos_);

@@ -72,6 +72,8 @@ public:
     std::string read_line(double timeout = kTimeout);
     // Reads what the socket has now, without waiting. Returns bytes read.
     size_t read_available();
+    // Exactly n bytes, or fewer if the connection ends or the timeout passes first.
+    std::string read_bytes(size_t n, double timeout = kTimeout);
     // Takes one complete line out of what has been read; false if there is none.
     bool pop_line(std::string& line);
     // Everything until the peer ends the connection (EOF or error) or the timeout;

@@ -96,14 +96,15 @@ TEST_CASE("an exposition: HELP, TYPE, then samples, labels quoted and escaped")
 TEST_CASE("evchat's exposition: every family once, typed, counters named _total")
 {
     MetricsSnapshot s;
-    s.stats.accepted = 7;
+    s.stats.accepted[static_cast<size_t>(Transport::tcp)] = 7;
+    s.stats.accepted[static_cast<size_t>(Transport::websocket)] = 5;
     s.stats.refused_full = 2;
     s.stats.count_leave(LeaveReason::slow_consumer);
     s.stats.bytes_in = 123456789012ull;
     s.refused_fd_limit = 4;
     s.lines_said = 10;
     s.deliveries = 30;
-    s.clients = 3;
+    s.clients[static_cast<size_t>(Transport::websocket)] = 3;
     s.backlog_largest_bytes = 99;
     s.process.cpu_seconds = 1.25;
     s.process.open_fds = 12;
@@ -152,7 +153,10 @@ TEST_CASE("evchat's exposition: every family once, typed, counters named _total"
                 return true;
         return false;
     };
-    CHECK(has("evchat_connections_accepted_total 7"));
+    CHECK(has("evchat_connections_accepted_total{transport=\"tcp\"} 7"));
+    CHECK(has("evchat_connections_accepted_total{transport=\"websocket\"} 5"));
+    CHECK(has("evchat_clients{transport=\"tcp\"} 0"));
+    CHECK(has("evchat_clients{transport=\"websocket\"} 3"));
     CHECK(has("evchat_connections_rejected_total{reason=\"full\"} 2"));
     CHECK(has("evchat_connections_rejected_total{reason=\"per_ip\"} 0"));
     CHECK(has("evchat_connections_rejected_total{reason=\"fd_limit\"} 4"));

@@ -86,7 +86,7 @@ struct Participant : SessionHost {
     void pause_input(double seconds) override { pauses.push_back(seconds); }
     bool input_waiting() const override { return waiting; }
     void input_changed() override {}
-    void leaving() override { left = true; }
+    void leaving(LeaveReason) override { left = true; }
 
     void say(const std::string& bytes) { session.input(bytes.data(), bytes.size()); }
     // Everything it is owed, taken as a socket would.
@@ -127,7 +127,7 @@ TEST_CASE("a session greets, enters, says lines, and leaves at the end of its in
     CHECK(a.session.takes_input());
     a.say("hi\r\nthere\nunfinished");
     CHECK(b.heard() == "A:1: hi\nA:1: there\n");
-    a.session.input_ended(false);  // the last line is a line (bufio.Scanner at EOF)
+    a.session.input_ended(LeaveReason::eof);  // the last line is a line (bufio.Scanner at EOF)
     CHECK(a.left);
     CHECK(!a.session.talking());
     CHECK(b.heard() == "A:1: unfinished\nA:1 has left\n");
@@ -143,7 +143,7 @@ TEST_CASE("a reset is counted as one; a line too long gets its error last, then 
     Participant a(w, "A:1"), b(w, "B:2"), c(w, "C:3");
     for (Participant* p : {&a, &b, &c})
         p->session.start();
-    b.session.input_ended(true);
+    b.session.input_ended(LeaveReason::reset);
     CHECK(w.stats.leaves[static_cast<size_t>(LeaveReason::reset)] == 1);
     c.say("short\n" + std::string(40, 'x'));
     CHECK(c.left);
@@ -191,7 +191,7 @@ TEST_CASE("a name answered later holds the input back, and what followed comes o
     names.answer(true);
     CHECK(a.heard() == "You are alice2\nalice2: first line\n");
     CHECK(o.heard() == "alice2 has arrived\nalice2: first line\n");
-    a.session.input_ended(false);
+    a.session.input_ended(LeaveReason::eof);
     REQUIRE(names.released.size() == 1);  // the name goes back with its holder
     CHECK(names.released[0] == 3);
 }

@@ -1,0 +1,83 @@
+// Web listener: the routes, and the page built into the binary (src/page/chat.html).
+#include "web.h"
+
+#include "websocket_handshake.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace {
+
+const char page_html[] =
+#include "chat_page.inc"
+    ;
+
+// 'sha256-BASE64' of the text between open and close in the page.
+std::string inline_hash(const std::string& page, const char* open, const char* close)
+{
+    size_t start = page.find(open);
+    start = page.find('>', start) + 1;
+    size_t end = page.find(close, start);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(page.data() + start), end - start, digest);
+    unsigned char b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
+    int n = EVP_EncodeBlock(b64, digest, SHA256_DIGEST_LENGTH);
+    return "'sha256-" + std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n)) + "'";
+}
+
+}  // namespace
+
+const std::string& chat_page()
+{
+    static const std::string page = page_html;
+    return page;
+}
+
+const std::string& chat_page_policy()
+{
+    static const std::string policy = "default-src 'none'; script-src " +
+                                      inline_hash(chat_page(), "<script", "</script>") + "; style-src " +
+                                      inline_hash(chat_page(), "<style", "</style>") +
+                                      "; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; "
+                                      "frame-ancestors 'none'";
+    return policy;
+}
+
+WebListener::WebListener(Io& io, Upgraded upgraded) : upgraded_(std::move(upgraded)), http_(io, *this, "web") {}
+
+void WebListener::configure(const std::vector<std::string>& origins, double timeout, size_t max_pending)
+{
+    origins_ = origins;
+    http_.set_limits(timeout, max_pending);
+}
+
+void WebListener::respond(HttpServer::Exchange& ex, const HttpRequest& req)
+{
+    HttpServer::Response r;
+    r.status = req.status;
+    if (req.status != 0) {
+        r.body = std::string(req.why) + "\n";
+    } else if (req.path == "/") {
+        r.status = 200;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = chat_page();
+        r.fields = {{"Content-Security-Policy", chat_page_policy()},
+                    {"X-Content-Type-Options", "nosniff"},
+                    {"Referrer-Policy", "no-referrer"}};
+    } else if (req.path == "/ws") {
+        UpgradeVerdict v = check_upgrade(req, origins_, false);
+        if (v.status == 0) {
+            auto [fd, rest] = ex.hand_over();
+            upgraded_(fd, ex.peer(), std::move(rest), upgrade_response(v.accept));
+            return;
+        }
+        r.status = v.status;
+        r.body = std::string(v.why) + "\n";
+        if (v.status == 426)
+            r.fields = {{"Sec-WebSocket-Version", "13"}};
+    } else {
+        r.status = 404;
+        r.body = "not found; the chat is at / and its WebSocket at /ws\n";
+    }
+    ex.answer(req, r);
+}

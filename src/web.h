@@ -1,0 +1,42 @@
+// Web listener: the HTTP address that serves the chat page at "/" and turns a WebSocket
+// handshake at "/ws" into a chat client. Owned by the server, which takes each upgraded
+// socket; one per [websocket] listen address.
+#pragma once
+
+#include "http_server.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+class WebListener final : private HttpServer::Handler {
+public:
+    // A socket whose handshake succeeded: fd, its peer, the bytes after the request head,
+    // and the 101 answer that must be its first output.
+    using Upgraded = std::function<void(int fd, std::string peer, std::string rest, std::string response)>;
+
+    WebListener(Io& io, Upgraded upgraded);
+
+    bool open(const std::string& configured, const ListenAddress& where, std::string& err)
+    {
+        return http_.open(configured, where, err);
+    }
+    const std::string& address() const { return http_.address(); }
+    const std::string& configured() const { return http_.configured(); }
+    // The allow-list of Origins ([websocket] origins), and the limits of a request (the
+    // time to send it, and pending requests at once); from now on.
+    void configure(const std::vector<std::string>& origins, double timeout, size_t max_pending);
+    uint64_t exhaustions() const { return http_.exhaustions(); }
+
+private:
+    void respond(HttpServer::Exchange& ex, const HttpRequest& req) override;
+
+    Upgraded upgraded_;
+    std::vector<std::string> origins_;
+    HttpServer http_;
+};
+
+// The chat page, and the Content-Security-Policy that allows its inline script and style
+// and nothing else (hashes computed from the page).
+const std::string& chat_page();
+const std::string& chat_page_policy();
