@@ -68,17 +68,27 @@ $(BUILD)/obj/integration/%.o: tests/integration/%.cpp
 
 $(BUILD)/evchat: $(BUILD)/obj/main.o $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS)
-# Fully static (glibc, libstdc++, libev.a, libhiredis.a; toml++ is header-only) and
-# stripped: it runs in an empty root filesystem, since it never calls the name service.
-$(BUILD)/evchat-static: $(BUILD)/obj/main.o $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(EV_LDLIBS) -lm
+# Fully static (glibc, libstdc++, libev.a, libhiredis.a, libcrypto.a; toml++ is
+# header-only) and stripped: it runs in an empty root filesystem, since it never calls the
+# name service. Debian ships wslay only as a shared library: with no libwslay.a (give one
+# as WSLAY_A=path) the static build has no WebSocket, and its config refuses [websocket].
+WSLAY_A ?= $(wildcard /usr/lib/x86_64-linux-gnu/libwslay.a)
+ifeq ($(WSLAY_A),)
+STATIC_OBJS := $(filter-out $(BUILD)/obj/websocket.o,$(LIB_OBJS)) $(BUILD)/obj/static/websocket_absent.o
+STATIC_LIBS := -lev -lhiredis -lcrypto
+else
+STATIC_OBJS := $(LIB_OBJS)
+STATIC_LIBS := -lev -lhiredis $(WSLAY_A) -lcrypto
+endif
+$(BUILD)/evchat-static: $(BUILD)/obj/main.o $(STATIC_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(STATIC_LIBS) -lm
 static: $(BUILD)/evchat-static
 
 $(BUILD)/evchat-cat: $(CAT_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/evchat-bench: $(BENCH_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lev
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lev -lwslay -lcrypto
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS) -llua5.1
 $(BUILD)/integration-tests: $(INTEG_OBJS)
@@ -141,7 +151,7 @@ lib: $(LIB)
 fuzz-lib:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD)/lib CXX=$(FUZZ_CXX) CXXFLAGS="$(FUZZ_CFLAGS)" lib
 $(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp fuzz-lib
-	$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_BUILD)/lib/libevchat.a
+	$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_BUILD)/lib/libevchat.a -lwslay -lcrypto
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%_fuzz)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \

@@ -11,14 +11,12 @@ Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::st
 }
 
 Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
-               std::string response, std::string input)
+               std::string response)
     : Client(io, chat, owner, fd, std::move(addr))
 {
-    frames_ = &frames;
     ws_ = std::make_unique<WebSocketCodec>(frames, chat.config.client.max_line_bytes);
     out().set_encoded(true);  // the room's lines as frames, framed once for every such client
     out().push(std::move(response), 0);
-    input_ = std::move(input);
 }
 
 Client::~Client()
@@ -26,14 +24,11 @@ Client::~Client()
     ev_timer_stop(io().loop, &pause_);
 }
 
-void Client::start()
+void Client::start(std::string_view input)
 {
     session_.start();
-    if (!input_.empty()) {
-        std::string first;
-        first.swap(input_);
-        received(first.data(), first.size());
-    }
+    if (!input.empty())
+        received(input.data(), input.size());
     owner_.schedule_flush(*this);
     update_interest();
 }
@@ -100,7 +95,7 @@ void Client::send(std::string text)
 {
     if (ws_) {
         std::string frames;
-        frames_->lines(frames, text);
+        ws_->frames().lines(frames, text);
         text.swap(frames);
     }
     out().push(std::move(text), out().here());
@@ -111,7 +106,7 @@ void Client::greet(std::string text)
 {
     if (ws_) {
         std::string frames;
-        frames_->lines(frames, text);
+        ws_->frames().lines(frames, text);
         text.swap(frames);
     }
     out().push(std::move(text), 0);
@@ -125,7 +120,7 @@ void Client::say_close(CloseCode code)
     if (!ws_ || ws_->close_sent())
         return;
     std::string frame;
-    frames_->close(frame, code);
+    ws_->frames().close(frame, code);
     out().push(std::move(frame), out().here());
     ws_->mark_close_sent();
 }

@@ -36,13 +36,14 @@ public:
     // A client over TCP: lines as they are.
     Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr);
     // A WebSocket client whose handshake is done: frames, made by frames; response (the
-    // 101) goes out first, and input is what followed the request.
+    // 101) goes out first.
     Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
-           std::string response, std::string input);
+           std::string response);
     ~Client() override;
 
-    // Greets the client and enters the room (or asks for a name).
-    void start();
+    // Greets the client and enters the room (or asks for a name); input is what arrived
+    // with the handshake (bytes after a WebSocket request), if anything.
+    void start(std::string_view input = {});
     // The flush pass: the room has said something since the last pass.
     void room_advanced();
     // The server is closing: the client hears nothing more, receives what is queued, and
@@ -95,10 +96,8 @@ private:
     SessionContext& chat_;
     ClientOwner& owner_;
     Session session_;
-    FrameEncoder* frames_ = nullptr;        // WebSocket only: the server's encoder
-    std::unique_ptr<WebSocketCodec> ws_;    // WebSocket only
-    std::string input_;  // the first input of a WebSocket client, read at start()
-    ev_timer pause_;     // flood control: input waits for it
+    std::unique_ptr<WebSocketCodec> ws_;  // WebSocket only
+    ev_timer pause_;                      // flood control: input waits for it
     size_t slot_ = 0;
     bool due_ = false;
 };

@@ -11,6 +11,7 @@
 
 #include "address.h"
 #include "toml_values.h"
+#include "websocket.h"
 
 namespace {
 
@@ -205,6 +206,10 @@ void check_section(std::string_view section, const toml::table& t, const Config&
         if (cl.output_soft_limit > cl.output_hard_limit)
             fail(where(t, "output_soft_limit", "output_hard_limit"),
                  "output_soft_limit must not exceed output_hard_limit");
+    } else if (section == "websocket") {
+        if (!c.websocket.listen.empty() && !websocket_available)
+            fail(t.get("listen")->source(), "this evchat was built without WebSocket (a static build with no "
+                                            "libwslay.a): [websocket] listen needs the dynamic build");
     } else if (section == "cluster") {
         if (!c.cluster.enabled())
             fail(t.source(), "[cluster] needs redis = \"HOST:PORT\"");

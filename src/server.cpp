@@ -269,8 +269,11 @@ std::string Server::metrics_text()
         s.clients[static_cast<size_t>(c->websocket() ? Transport::websocket : Transport::tcp)]++;
     s.room_members = room_.size();
     backlog_totals(s.backlog_bytes, s.backlog_largest_bytes);
-    s.log_chunks = room_.log().chunk_count();
-    s.log_bytes = room_.log().bytes_held();
+    for (const RoomLog* log : {static_cast<const RoomLog*>(&room_.log()), room_.encoded_log()})
+        if (log) {
+            s.log_chunks += log->chunk_count();
+            s.log_bytes += log->bytes_held();
+        }
     s.process = read_process_figures();
     return format_metrics(s);
 }
@@ -308,9 +311,8 @@ void Server::accept_websocket(int fd, std::string addr, std::string rest, std::s
         return;
     }
     admit(fd, Transport::websocket)
-        .add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr), frames_, std::move(response),
-                                      std::move(rest)))
-        .start();
+        .add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr), frames_, std::move(response)))
+        .start(rest);
 }
 
 // A newcomer let in: counted, and its socket set for chat.

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <wslay/wslay.h>
 
+const bool websocket_available = true;
+
 namespace {
 
 // Frames the encoder sends go into the string being built; user_data is the encoder's

@@ -16,6 +16,10 @@
 struct wslay_frame_context;
 struct wslay_event_context;
 
+// Whether this build has WebSocket: false in a static build without libwslay.a, whose
+// config refuses [websocket] listen.
+extern const bool websocket_available;
+
 // Close codes of RFC 6455 7.4.1 that evchat sends.
 enum class CloseCode : uint16_t {
     normal = 1000,
@@ -93,6 +97,8 @@ public:
     bool close_sent() const { return close_sent_; }
     void mark_close_sent() { close_sent_ = true; }
     bool holds_context() const { return ctx_ != nullptr; }
+    // The encoder of the frames this client is sent.
+    FrameEncoder& frames() const { return frames_; }
 
 private:
     struct Callbacks;
