@@ -1,5 +1,5 @@
-// Chat client: one connection, split into lines by the server's own framer, each line
-// sorted by the rules of the protocol.
+// Chat client: the protocol's rules for each line heard, and the TCP transport: one
+// connection, split into lines by the server's own framer.
 #include "bench/chat_client.h"
 
 #include "bench/conn.h"
@@ -14,35 +14,69 @@ bool ends_with(std::string_view s, std::string_view tail)
     return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
 
-class ChatPeer final : public Peer, private Conn::Handler {
+}  // namespace
+
+ChatPeerBase::ChatPeerBase(struct ev_loop* loop, ConnReads& reads, PeerEvents& events, int index)
+    : Peer(index), events_(events), conn_(loop, reads, *this)
+{
+}
+
+bool ChatPeerBase::start(const Target& t, int rcvbuf)
+{
+    const Endpoint& node = t.node_for(index);
+    return conn_.connect(reinterpret_cast<const sockaddr*>(&node.addr), node.len, rcvbuf);
+}
+
+void ChatPeerBase::hear(std::string_view line, uint64_t now)
+{
+    if (name_.empty()) {
+        static constexpr std::string_view greeting = "You are ";
+        if (line.substr(0, greeting.size()) != greeting || line.size() == greeting.size()) {
+            events_.garbled(*this, line);
+            return;
+        }
+        name_ = line.substr(greeting.size());
+        // The server must name us as the kernel does: our end of the connection.
+        std::string ours = conn_.local_name();
+        if (name_ != ours)
+            events_.garbled(*this, "greeted as " + name_ + ", but the connection is from " + ours);
+        events_.joined(*this);
+        return;
+    }
+    // ADDR holds no ": " (an IPv6 ADDR is in brackets), so the first one ends it.
+    size_t colon = line.find(": ");
+    if (colon != std::string_view::npos)
+        events_.heard(*this, line.substr(0, colon), line.substr(colon + 2), now);
+    else if (ends_with(line, " has arrived"))
+        events_.presence(*this, Presence::arrived, line.substr(0, line.size() - 12));
+    else if (ends_with(line, " has left"))
+        events_.presence(*this, Presence::left, line.substr(0, line.size() - 9));
+    else
+        events_.garbled(*this, line);
+}
+
+namespace {
+
+class ChatPeer final : public ChatPeerBase {
 public:
     ChatPeer(struct ev_loop* loop, ConnReads& reads, PeerEvents& events, int index)
-        : Peer(index), events_(events), conn_(loop, reads, *this)
+        : ChatPeerBase(loop, reads, events, index)
     {
     }
 
-    bool start(const Target& t, int rcvbuf) override
-    {
-        const Endpoint& node = t.node_for(index);
-        return conn_.connect(reinterpret_cast<const sockaddr*>(&node.addr), node.len, rcvbuf);
-    }
     void say(std::string_view payload) override
     {
         std::string& out = conn_.out();
         out.append(payload);
         out.push_back('\n');
     }
-    void flush() override { conn_.flush(); }
-    size_t unsent() const override { return conn_.unsent(); }
-    void set_reading(bool on) override { conn_.set_reading(on); }
-    void close(bool reset) override { conn_.close(reset); }
 
 private:
     void connected(Conn&) override {}
     void data(Conn&, const char* p, size_t n, uint64_t now) override
     {
         auto status = framer_.feed(p, n, [&](std::string_view line) {
-            dispatch(line, now);
+            hear(line, now);
             return conn_.is_open();  // the owner may leave on any line
         });
         if (status == LineFramer::Status::too_long) {
@@ -51,38 +85,7 @@ private:
             events_.closed(*this, "line too long");
         }
     }
-    void closed(Conn&, const char* why) override { events_.closed(*this, why); }
 
-    void dispatch(std::string_view line, uint64_t now)
-    {
-        if (name_.empty()) {
-            static constexpr std::string_view greeting = "You are ";
-            if (line.substr(0, greeting.size()) != greeting || line.size() == greeting.size()) {
-                events_.garbled(*this, line);
-                return;
-            }
-            name_ = line.substr(greeting.size());
-            // The server must name us as the kernel does: our end of the connection.
-            std::string ours = conn_.local_name();
-            if (name_ != ours)
-                events_.garbled(*this, "greeted as " + name_ + ", but the connection is from " + ours);
-            events_.joined(*this);
-            return;
-        }
-        // ADDR holds no ": " (an IPv6 ADDR is in brackets), so the first one ends it.
-        size_t colon = line.find(": ");
-        if (colon != std::string_view::npos)
-            events_.heard(*this, line.substr(0, colon), line.substr(colon + 2), now);
-        else if (ends_with(line, " has arrived"))
-            events_.presence(*this, Presence::arrived, line.substr(0, line.size() - 12));
-        else if (ends_with(line, " has left"))
-            events_.presence(*this, Presence::left, line.substr(0, line.size() - 9));
-        else
-            events_.garbled(*this, line);
-    }
-
-    PeerEvents& events_;
-    Conn conn_;
     LineFramer framer_{1 << 20};
 };
 

@@ -2,6 +2,7 @@
 #include "bench/flags.h"
 
 #include <cstdlib>
+#include <string_view>
 
 namespace bench {
 
@@ -14,14 +15,12 @@ bool Flags::parse(int argc, char** argv, int first, std::string& err)
             return false;
         }
         size_t eq = arg.find('=');
-        if (eq != std::string::npos) {
+        if (eq != std::string::npos)
             values_[arg.substr(2, eq - 2)] = arg.substr(eq + 1);
-        } else if (i + 1 < argc) {
+        else if (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--")
             values_[arg.substr(2)] = argv[++i];
-        } else {
-            err = "flag " + arg + " needs a value";
-            return false;
-        }
+        else
+            values_[arg.substr(2)] = "";  // a switch; a reader of a value finds it empty
     }
     return true;
 }
@@ -63,6 +62,18 @@ double Flags::number(const std::string& name, double def, double lo, double hi)
         return def;
     }
     return x;
+}
+
+bool Flags::on(const std::string& name)
+{
+    const std::string* v = find(name);
+    if (!v)
+        return false;
+    if (v->empty() || *v == "1" || *v == "true" || *v == "yes")
+        return true;
+    if (*v != "0" && *v != "false" && *v != "no" && error_.empty())
+        error_ = "--" + name + " is a switch (or --" + name + "=true|false), not '" + *v + "'";
+    return false;
 }
 
 std::string Flags::text(const std::string& name, const std::string& def)

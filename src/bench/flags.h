@@ -12,12 +12,15 @@ namespace bench {
 // asked for is an error.
 class Flags {
 public:
-    // Takes argv[first..argc); false with err on an argument that is not a flag.
+    // Takes argv[first..argc); false with err on an argument that is not a flag. A flag
+    // followed by another flag (or by nothing) is a switch, of value "".
     bool parse(int argc, char** argv, int first, std::string& err);
 
     long integer(const std::string& name, long def, long lo, long hi);
     double number(const std::string& name, double def, double lo, double hi);
     std::string text(const std::string& name, const std::string& def);
+    // A switch: true if given bare (or =1, =true, =yes), false if absent (or =0, =false, =no).
+    bool on(const std::string& name);
 
     // The first problem met: a value out of range or not a number, or (once every
     // reader has asked) a flag that no one asked for. "" if none.

@@ -30,6 +30,10 @@ Target:
   --addr HOST:PORT[,HOST:PORT...]  the server (loopback only: 127.0.0.1, localhost,
                      [::1]); several: the nodes of a cluster, peers spread over them
   --server chat|redis  protocol: the chat server (evchat, Go) or Redis pub/sub [chat]
+  --websocket        chat over WebSocket: every client upgrades with GET /ws (Host,
+                     a matching Origin, version 13), says each line as one masked
+                     text frame and hears each line as one text message; --addr is
+                     then the server's WebSocket address (evchat's [websocket] listen)
   --pid PID[,PID...] the server's processes (a cluster's nodes and its Redis), for
                      their CPU time and memory, added up
   --label NAME       server name written in the results [chat or redis]
@@ -143,6 +147,9 @@ int main(int argc, char** argv)
         target.protocol = Protocol::redis;
     else
         return usage_error("--server must be chat or redis");
+    target.websocket = flags.on("websocket");
+    if (target.websocket && target.protocol != Protocol::chat)
+        return usage_error("--websocket is for --server chat");
     std::string addrs = flags.text("addr", "");
     if (addrs.empty())
         return usage_error("--addr HOST:PORT is required");
@@ -177,6 +184,7 @@ int main(int argc, char** argv)
     out.str("case", scenario->name());
     out.str("server", label);
     out.str("protocol", server);
+    out.str("transport", target.websocket ? "websocket" : "tcp");
     out.num("rep", static_cast<double>(rep));
     bool ok = scenario->run(loop, target, out);
     printf("%s\n", out.text().c_str());

@@ -22,6 +22,7 @@ struct Endpoint {
 // The server under test: one process, or the nodes of a cluster and the Redis behind them.
 struct Target {
     Protocol protocol = Protocol::chat;
+    bool websocket = false;       // chat over WebSocket (GET /ws), one text message per line
     std::vector<Endpoint> nodes;  // at least one; peers are spread over them in turn
     std::vector<int> pids;        // every process that serves the room; empty: no CPU or memory figures
     const Endpoint& node_for(int index) const { return nodes[static_cast<size_t>(index) % nodes.size()]; }

@@ -6,6 +6,7 @@
 #include "bench/clock.h"
 #include "bench/redis_client.h"
 #include "bench/ticker.h"
+#include "bench/ws_client.h"
 
 #include <cerrno>
 #include <charconv>
@@ -39,7 +40,9 @@ Session::~Session() { ev_prepare_stop(loop_, &prepare_); }
 Peer& Session::add(bool speaker, int rcvbuf)
 {
     int i = static_cast<int>(peers_.size());
-    if (target_.protocol == Protocol::chat)
+    if (target_.protocol == Protocol::chat && target_.websocket)
+        peers_.push_back(make_websocket_peer(loop_, reads_, *this, i));
+    else if (target_.protocol == Protocol::chat)
         peers_.push_back(make_chat_peer(loop_, reads_, *this, i));
     else
         peers_.push_back(make_redis_peer(loop_, reads_, *this, i, speaker));
