@@ -29,7 +29,7 @@ INTEG_OBJS  := $(INTEG_SRCS:tests/integration/%.cpp=$(BUILD)/obj/integration/%.o
 
 PROGRAMS := $(BUILD)/evchat $(BUILD)/evchat-cat $(BUILD)/evchat-bench
 
-.PHONY: all lib run test unit integration system bench-smoke static container-test asan soak fuzz fuzz-lib deps test-deps install clean help
+.PHONY: all lib run test unit integration integration-proxy system bench-smoke browser static container-test asan soak fuzz fuzz-lib deps test-deps install clean help
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: src/%.cpp
@@ -103,6 +103,16 @@ $(GOCHAT): $(wildcard $(REFERENCE)/chat.go)
 	@if [ -f $(REFERENCE)/chat.go ] && command -v go >/dev/null; then \
 	  GOCACHE=$(abspath $(@D))/gocache GO111MODULE=off go build -o $@ $(REFERENCE)/chat.go; \
 	else echo "note: Go reference not built (needs go and $(REFERENCE)/chat.go)"; fi
+# The Go WebSocket hub (gorilla/websocket's broadcast-hub pattern, the seed's protocol)
+# that scripts/bench compares evchat's WebSocket with; built offline against Debian's
+# golang-github-gorilla-websocket-dev, once, in build/.
+GOHUB ?= build/gohub
+GORILLA_GOPATH ?= /usr/share/gocode
+$(GOHUB): scripts/peers/gohub/main.go
+	@mkdir -p $(@D)
+	@if command -v go >/dev/null && [ -d $(GORILLA_GOPATH)/src/github.com/gorilla/websocket ]; then \
+	  GOCACHE=$(abspath $(@D))/gocache GOPATH=$(GORILLA_GOPATH) GO111MODULE=off GOFLAGS= go build -o $@ $<; \
+	else echo "note: Go hub not built (needs go and golang-github-gorilla-websocket-dev)"; fi
 
 run: deps $(BUILD)/evchat
 	$(BUILD)/evchat --config $(CONFIG)
@@ -112,13 +122,22 @@ unit: $(BUILD)/unit-tests
 integration: $(BUILD)/integration-tests $(BUILD)/evchat $(BUILD)/evchat-cat $(GOCHAT)
 	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
 	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
+# The seed's protocol and the room's rules again, through HAProxy with send-proxy and
+# send-proxy-v2 in front of evchat (tests/integration/harness.cpp, EVCHAT_FRONT).
+integration-proxy: $(BUILD)/integration-tests $(BUILD)/evchat $(BUILD)/evchat-cat
+	for f in haproxy-v1 haproxy-v2; do \
+	  EVCHAT_FRONT=$$f EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
+	  $(BUILD)/integration-tests -sf='*protocol_test*,*room_test*' || exit 1; done
 system: $(BUILD)/evchat-static
 	@for t in tests/system/*_test.sh; do $$t $(BUILD)/evchat-static || exit 1; done
 # A few hundred lines of every scenario of the load generator, checked, so it cannot rot.
 bench-smoke: $(PROGRAMS)
 	BUILD=$(BUILD) scripts/bench --smoke
+# The chat page in headless Chromium (Selenium) against the real binary.
+browser: $(BUILD)/evchat
+	tests/browser/chat_page_test.py $(BUILD)/evchat
 test: test-deps
-	@$(MAKE) --no-print-directory unit integration system bench-smoke
+	@$(MAKE) --no-print-directory unit integration integration-proxy system bench-smoke browser
 
 # The FROM-scratch image, built offline around the static binary, run and health-checked.
 container-test: $(BUILD)/evchat-static
@@ -185,11 +204,12 @@ clean:
 help:
 	@echo "make [all]     build $(BUILD)/evchat (and the load generator)"
 	@echo "make run       run evchat on $(CONFIG)"
-	@echo "make test      everything below from unit to bench-smoke (installs test packages as root)"
+	@echo "make test      everything below from unit to browser (installs test packages as root)"
 	@echo "make unit      the doctest unit tests"
 	@echo "make integration  the real binary over real sockets (and the Go reference, Redis)"
 	@echo "make system    build/evchat-static as PID 1 in an empty root filesystem"
 	@echo "make bench-smoke  a short checked run of every load-generator scenario"
+	@echo "make browser   the chat page in headless Chromium against build/evchat"
 	@echo "make asan      unit and integration tests under ASan + UBSan"
 	@echo "make fuzz      the libFuzzer targets ($(FUZZ_TARGETS)), FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
 	@echo "make soak      mixed load on the ASan server, SOAK_SECONDS=$(SOAK_SECONDS)"

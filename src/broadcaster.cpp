@@ -13,15 +13,38 @@ void Broadcaster::happen(const RoomEvent& e, Member* arriving)
 }
 
 // Each line is stored once per form: once as it is, and once encoded while anyone reads
-// that form.
-void Broadcaster::append(std::initializer_list<std::string_view> line)
+// that form; a line said is kept once more in the history, in the same forms.
+void Broadcaster::append(std::initializer_list<std::string_view> line, Line how)
 {
-    log_.append(line);
-    if (encoded_readers_ == 0)
-        return;
-    scratch_.clear();
-    encoding_->encode(scratch_, line);
-    encoded_->append({scratch_});
+    bool to_room = how != Line::recalled, to_history = how != Line::heard && history_on_;
+    if (to_room) {
+        log_.append(line);
+        changes_++;
+    }
+    if (encoded_readers_ > 0) {
+        scratch_.clear();
+        encoding_->encode(scratch_, line);
+        if (to_room)
+            encoded_->append({scratch_});
+    }
+    if (to_history)
+        history_->add(line, encoded_readers_ > 0 ? std::string_view(scratch_) : std::string_view());
+}
+
+void Broadcaster::configure(const RoomConfig& room, size_t max_line)
+{
+    if (room.presence != Presence::summary)
+        say_presence();
+    presence_ = room.presence;
+    summary_.set_max_line(max_line);
+    history_on_ = room.history > 0;
+    if (history_on_ && !history_) {
+        history_ = std::make_unique<RoomHistory>();
+        if (encoded_readers_ > 0)
+            history_->keep_encoded(*encoding_);
+    }
+    if (history_)
+        history_->set_limits(room.history, room.history_bytes);
 }
 
 void Broadcaster::arrive(Member& m)
@@ -81,26 +104,66 @@ void Broadcaster::apply(const RoomEvent& e, Member* arriving)
     using K = RoomEvent::Kind;
     switch (e.kind) {
     case K::arrival:
-        append({e.name, " has arrived\n"});
-        deliveries_ += size_;
+        announce(e.name, true);
         if (arriving)
             admit(*arriving);
         return;
     case K::leave:
-        append({e.name, " has left\n"});
-        break;
+        announce(e.name, false);
+        return;
     case K::line:
-        append({e.name, ": ", e.text, "\n"});
-        lines_said_++;
-        break;
     case K::emote:
-        append({"* ", e.name, " ", e.text, "\n"});
+        tell(e, Line::said);
         lines_said_++;
         break;
     case K::rename:
-        append({e.name, " is now ", e.text, "\n"});
+        append({e.name, " is now ", e.text, "\n"}, Line::heard);
         break;
     }
+    deliveries_ += size_;
+}
+
+// An arrival or a leave, as [room] presence says: a line now, a name in the next summary,
+// or nothing.
+void Broadcaster::announce(std::string_view name, bool arrived)
+{
+    switch (presence_) {
+    case Presence::each:
+        append({name, arrived ? " has arrived\n" : " has left\n"}, Line::heard);
+        deliveries_ += size_;
+        break;
+    case Presence::summary:
+        if (arrived)
+            summary_.arrived(name);
+        else
+            summary_.left(name);
+        break;
+    case Presence::none:
+        break;
+    }
+}
+
+// A chat line or /me, as the room says it.
+void Broadcaster::tell(const RoomEvent& e, Line how)
+{
+    if (e.kind == RoomEvent::Kind::line)
+        append({e.name, ": ", e.text, "\n"}, how);
+    else
+        append({"* ", e.name, " ", e.text, "\n"}, how);
+}
+
+void Broadcaster::recall(const RoomEvent& e)
+{
+    if (history_on_ && (e.kind == RoomEvent::Kind::line || e.kind == RoomEvent::Kind::emote))
+        tell(e, Line::recalled);
+}
+
+void Broadcaster::say_presence()
+{
+    if (summary_.empty())
+        return;
+    std::string line = summary_.take();
+    append({line}, Line::heard);
     deliveries_ += size_;
 }
 
@@ -112,10 +175,16 @@ void Broadcaster::admit(Member& m)
         assert(encoding_);
         if (!encoded_)
             encoded_ = std::make_unique<RoomLog>(64 * 1024, encoding_->record_size());
-        encoded_readers_++;
+        if (encoded_readers_++ == 0 && history_)
+            history_->keep_encoded(*encoding_);
     }
     m.reader.open(m.reader.encoded() ? *encoded_ : log_);
+    // The history as it stands now ends exactly where what m hears of the room begins.
+    if (history_on_)
+        m.history = history_->lend(m.reader);
     m.in_room = true;
+    if (relay_)
+        changes_++;  // its greeting waits for the flush pass, whatever presence says
     members_.push_back(m);
     size_++;
     if (names_valid_)
@@ -126,8 +195,8 @@ void Broadcaster::silence(Member& m)
 {
     assert(m.in_room);
     m.reader.stop();
-    if (m.reader.encoded())
-        encoded_readers_--;
+    if (m.reader.encoded() && --encoded_readers_ == 0 && history_)
+        history_->drop_encoded();
     m.in_room = false;
     members_.remove(m);
     names_valid_ = false;

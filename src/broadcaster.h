@@ -2,13 +2,17 @@
 // say to whom, in one global order. Owned by the server; it knows no sockets.
 #pragma once
 
+#include "config.h"
 #include "intrusive_list.h"
+#include "presence_summary.h"
 #include "room_event.h"
+#include "room_history.h"
 #include "room_log.h"
 
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +27,7 @@ struct Member {
     RoomLog::Reader& reader;  // what it receives: opened at its arrival, stopped at its leave
     bool in_room = false;
     bool arriving = false;    // its arrival is on its way through the relay's global order
+    std::optional<size_t> history;  // with [room] history: the lines lent to it at its admission
     ListLink<Member> link;    // the room's members in order of arrival
 };
 
@@ -61,6 +66,9 @@ public:
     // second log, in which each line is encoded once for all of them; it is kept only
     // while such a reader is in the room.
     void set_encoding(LineEncoding* encoding) { encoding_ = encoding; }
+    // [room] history and presence; max_line ([client] max_line_bytes) bounds a summary line.
+    // A summary pending when presence leaves "summary" is said first.
+    void configure(const RoomConfig& room, size_t max_line);
 
     // The others hear "NAME has arrived"; then m joins, and hears all said from here on.
     void arrive(Member& m);
@@ -82,6 +90,13 @@ public:
     void release(Member& m);
     // An event in the global order; arriving is the local member it admits, if any.
     void apply(const RoomEvent& e, Member* arriving);
+    // A line said before this node was in the room (a chat line or /me from the cluster's
+    // stream, oldest first, before any event applies): into the history, to nobody.
+    void recall(const RoomEvent& e);
+    // With presence "summary": whether arrivals or leaves wait to be said, and saying them
+    // now, as one line to everyone in the room.
+    bool presence_waiting() const { return !summary_.empty(); }
+    void say_presence();
 
     bool has_member_named(std::string_view name) const;
     // Calls f(const Member&) for each member in the room, in order of arrival.
@@ -95,16 +110,27 @@ public:
     std::string roster(size_t max_line);
 
     size_t size() const { return size_; }
+    // Grows whenever the room says a line, or admits a member through a relay (whose
+    // greeting the flush pass gives, though with presence "summary" or "none" the room
+    // says nothing of it): what the flush pass watches.
+    uint64_t changes() const { return changes_; }
     // Lines members said (lines, /me), and lines handed to readers counted once per reader.
     uint64_t lines_said() const { return lines_said_; }
     uint64_t deliveries() const { return deliveries_; }
     RoomLog& log() { return log_; }
     // The encoded log, if there has ever been a reader of it.
     const RoomLog* encoded_log() const { return encoded_.get(); }
+    // The history, if [room] history has ever been on.
+    const RoomHistory* history() const { return history_.get(); }
 
 private:
+    // Where a line goes: the room's logs, those and the history, or the history alone.
+    enum class Line { heard, said, recalled };
+
     void happen(const RoomEvent& e, Member* arriving);
-    void append(std::initializer_list<std::string_view> line);
+    void announce(std::string_view name, bool arrived);
+    void tell(const RoomEvent& e, Line how);
+    void append(std::initializer_list<std::string_view> line, Line how);
     void admit(Member& m);
     void silence(Member& m);
 
@@ -117,7 +143,12 @@ private:
     size_t size_ = 0;
     uint64_t lines_said_ = 0;
     uint64_t deliveries_ = 0;
+    uint64_t changes_ = 0;
     IntrusiveList<Member, &Member::link> members_;
     std::string names_;         // "a, b, c": the roster's list, kept while it is valid
     bool names_valid_ = true;
+    Presence presence_ = Presence::each;
+    PresenceSummary summary_;
+    std::unique_ptr<RoomHistory> history_;  // made when [room] history is first on
+    bool history_on_ = false;
 };

@@ -52,6 +52,8 @@ void Client::received(const char* data, size_t n)
         ws_->decode(data, n, *this);
     else
         session_.input(data, n);
+    if (chat_.stats.input_held > chat_.config.server.max_input_memory)
+        owner_.input_over_budget();
 }
 
 void Client::input_ended(bool reset)
@@ -91,25 +93,26 @@ void Client::ended(CloseCode sent, bool by_peer)
     session_.input_ended(why);
 }
 
+// Lines of text in the form this client takes: as they are over TCP, a text frame each
+// over WebSocket.
+std::string Client::in_form(std::string text) const
+{
+    if (!ws_)
+        return text;
+    std::string frames;
+    ws_->frames().lines(frames, text);
+    return frames;
+}
+
 void Client::send(std::string text)
 {
-    if (ws_) {
-        std::string frames;
-        ws_->frames().lines(frames, text);
-        text.swap(frames);
-    }
-    out().push(std::move(text), out().here());
+    out().push(in_form(std::move(text)), out().here());
     owner_.schedule_flush(*this);
 }
 
 void Client::greet(std::string text)
 {
-    if (ws_) {
-        std::string frames;
-        ws_->frames().lines(frames, text);
-        text.swap(frames);
-    }
-    out().push(std::move(text), 0);
+    out().greet(in_form(std::move(text)));
     owner_.schedule_flush(*this);
 }
 
@@ -139,8 +142,10 @@ void Client::on_pause_over(struct ev_loop*, ev_timer* w, int)
 void Client::leaving(LeaveReason reason)
 {
     switch (reason) {
-    case LeaveReason::line_too_long: say_close(CloseCode::too_big); break;
-    case LeaveReason::flood: say_close(CloseCode::policy); break;
+    case LeaveReason::line_too_long:
+    case LeaveReason::input_memory: say_close(CloseCode::too_big); break;
+    case LeaveReason::flood:
+    case LeaveReason::access: say_close(CloseCode::policy); break;
     default: say_close(CloseCode::normal); break;
     }
     ev_timer_stop(io().loop, &pause_);
@@ -250,6 +255,15 @@ void Client::slow_consumer(const char* why)
     chat_.stats.lines_dropped += skipped.lines;
     chat_.log.write(LogLevel::warn, "%s slow consumer, %s: dropped %llu lines (%llu bytes)", name().c_str(), why,
                     static_cast<unsigned long long>(skipped.lines), static_cast<unsigned long long>(skipped.bytes));
+    // The client is told, once per skip, before the next line it gets and after the line
+    // it had begun; but not where the notice alone would put it past its hard limit, which
+    // would make the notice the next thing skipped.
+    std::string notice =
+        in_form("notice: " + std::to_string(skipped.lines) + " lines skipped, you were too slow\n");
+    if (skipped.lines > 0 && out().pending() + notice.size() <= config.output_hard_limit) {
+        out().push(std::move(notice), out().here());
+        owner_.schedule_flush(*this);
+    }
     stop_timer();
     update_interest();
 }

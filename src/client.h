@@ -26,6 +26,8 @@ public:
     virtual void retire(Client& c) = 0;
     // Whether clients' input may be read at all: in a cluster, only while Redis can take it.
     virtual bool input_open() const = 0;
+    // The unfinished lines of all clients together hold more than [server] max_input_memory.
+    virtual void input_over_budget() = 0;
 
 protected:
     ~ClientOwner() = default;
@@ -52,6 +54,10 @@ public:
     bool websocket() const { return ws_ != nullptr; }
     // The server's config changed (SIGHUP): limits apply from now on.
     void reconfigure();
+    // The server puts it out (see Session::put_out); outside its own callbacks.
+    void put_out(LeaveReason reason, std::string farewell) { session_.put_out(reason, std::move(farewell)); }
+    // Bytes of input it holds unfinished.
+    size_t input_held() const { return session_.input_held(); }
     // Something outside the client changed whether it may be read (the cluster link).
     void refresh() { update_interest(); }
 
@@ -89,6 +95,7 @@ private:
     void reply(std::string frames) override;
     void ended(CloseCode sent, bool by_peer) override;
 
+    std::string in_form(std::string text) const;
     void check_backlog();
     void slow_consumer(const char* why);
     void say_close(CloseCode code);

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "address.h"
+#include "ip_range.h"
+#include "presence_summary.h"
 #include "toml_values.h"
 #include "websocket.h"
 
@@ -62,6 +64,19 @@ auto boolean()
     return [](const toml::node& n, std::string_view k) { return get_bool(n, k); };
 }
 
+// A list of CIDR ranges.
+auto ranges()
+{
+    return [](const toml::node& n, std::string_view k) {
+        std::vector<std::string> texts = get_strings(n, k);
+        IpRanges parsed;
+        std::string err;
+        if (!IpRanges::parse(texts, parsed, err))
+            fail(n.source(), std::string(k) + ": " + err);
+        return texts;
+    };
+}
+
 constexpr uint64_t max_buffer = 1ull << 40;
 
 // Every key of the file, in the order of conf/evchat.toml.
@@ -77,6 +92,8 @@ const std::vector<Key>& keys()
             integer(0, 10000000)),
         key("server", "shutdown_grace", A::reload, &C::server, &ServerConfig::shutdown_grace, seconds(0)),
         key("server", "reuse_port", A::restart, &C::server, &ServerConfig::reuse_port, boolean()),
+        key("server", "max_input_memory", A::reload, &C::server, &ServerConfig::max_input_memory,
+            size(64u << 10, max_buffer)),
 
         key("client", "max_line_bytes", A::reload, &C::client, &ClientConfig::max_line_bytes, size(2, 64u << 20)),
         key("client", "output_soft_limit", A::reload, &C::client, &ClientConfig::output_soft_limit,
@@ -100,6 +117,17 @@ const std::vector<Key>& keys()
         key("room", "names", A::reload, &C::room, &RoomConfig::names, boolean()),
         key("room", "roster", A::reload, &C::room, &RoomConfig::roster, boolean()),
         key("room", "commands", A::reload, &C::room, &RoomConfig::commands, boolean()),
+        // A reload trims the history at once, or starts keeping it from then on (a cluster
+        // node reads the stream's earlier lines only at start).
+        key("room", "history", A::reload, &C::room, &RoomConfig::history, integer(0, 10000)),
+        key("room", "history_bytes", A::reload, &C::room, &RoomConfig::history_bytes, size(1, 1u << 30)),
+        // A summary pending when presence changes is said at once.
+        key("room", "presence", A::reload, &C::room, &RoomConfig::presence,
+            [](const toml::node& n, std::string_view k) {
+                return get_choice(n, k, {std::pair{"each", Presence::each}, {"summary", Presence::summary},
+                                         {"none", Presence::none}});
+            }),
+        key("room", "presence_interval", A::reload, &C::room, &RoomConfig::presence_interval, seconds(0.01)),
 
         // A node's place in the cluster is fixed for its life: its stream, its name, its
         // origin in Redis.
@@ -145,6 +173,15 @@ const std::vector<Key>& keys()
                 return origins;
             }),
         key("websocket", "timeout", A::reload, &C::websocket, &WebSocketConfig::timeout, seconds(0.01)),
+
+        key("proxy", "trusted", A::reload, &C::proxy, &ProxyConfig::trusted, ranges()),
+        key("proxy", "timeout", A::reload, &C::proxy, &ProxyConfig::timeout, seconds(0.01)),
+
+        key("access", "allow", A::reload, &C::access, &AccessConfig::allow, ranges()),
+        key("access", "deny", A::reload, &C::access, &AccessConfig::deny, ranges()),
+        key("access", "apply_to_connected", A::reload, &C::access, &AccessConfig::apply_to_connected, boolean()),
+        key("access", "connect_rate", A::reload, &C::access, &AccessConfig::connect_rate, rate(0)),
+        key("access", "connect_burst", A::reload, &C::access, &AccessConfig::connect_burst, rate(1)),
 
         key("admin", "listen", A::reload, &C::admin, &AdminConfig::listen,
             [](const toml::node& n, std::string_view k) {
@@ -322,6 +359,19 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
         if ((c.room.roster || c.room.commands) && c.client.max_line_bytes < 64)
             fail(root["room"][c.room.roster ? "roster" : "commands"].node()->source(),
                  "roster and commands need [client] max_line_bytes of at least 64");
+        // A summary's counts must fit a line, whatever its lists are cut to.
+        if (c.room.presence == Presence::summary && c.client.max_line_bytes < PresenceSummary::min_line)
+            fail(root["room"]["presence"].node()->source(),
+                 "presence = \"summary\" needs [client] max_line_bytes of at least " +
+                     std::to_string(PresenceSummary::min_line));
+        // A newcomer owed its whole history must not be a slow consumer for it.
+        if (c.room.history > 0 && c.room.history_bytes > c.client.output_soft_limit) {
+            const toml::node* n = root["room"]["history_bytes"].node();
+            fail((n ? n : root["room"]["history"].node())->source(),
+                 "history_bytes (" + std::to_string(c.room.history_bytes) +
+                     ") must not exceed [client] output_soft_limit (" + std::to_string(c.client.output_soft_limit) +
+                     ")");
+        }
         // The roster and the commands (/who, /nick) need to know the whole room, but a node
         // knows only its own members: across nodes they would be wrong, so they are refused.
         // Names are claimed in Redis, and work.

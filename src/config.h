@@ -10,6 +10,9 @@
 #include <vector>
 
 enum class SlowPolicy { disconnect, drop };
+// How the room hears arrivals and leaves: each as a line (the seed), gathered into a
+// summary line at most once an interval, or not at all.
+enum class Presence { each, summary, none };
 
 // Which keys a reload may change is said where the keys are declared, in config.cpp's
 // table; the defaults are here and in conf/evchat.toml (a unit test holds them equal).
@@ -20,6 +23,7 @@ struct ServerConfig {
     size_t max_clients = 10000;
     size_t max_clients_per_ip = 0;  // 0: no limit
     bool reuse_port = false;
+    size_t max_input_memory = 64u << 20;  // bytes held in unfinished lines, all clients
     bool operator==(const ServerConfig&) const = default;
 };
 
@@ -49,6 +53,10 @@ struct RoomConfig {
     bool names = false;
     bool roster = false;
     bool commands = false;
+    size_t history = 0;                 // lines said that a newcomer receives; 0: none
+    size_t history_bytes = 1 << 20;     // and at most this many bytes of them
+    Presence presence = Presence::each;
+    double presence_interval = 2.0;     // "summary": at most one summary line this often
     bool operator==(const RoomConfig&) const = default;
 };
 
@@ -70,6 +78,24 @@ struct WebSocketConfig {
     std::vector<std::string> origins;  // empty: the page's own origin only; "*": any
     double timeout = 5.0;              // the time a connection has to send its request
     bool operator==(const WebSocketConfig&) const = default;
+};
+
+// Load balancers in front: connections from trusted addresses begin with a PROXY header,
+// and their X-Forwarded-For / Forwarded fields are believed.
+struct ProxyConfig {
+    std::vector<std::string> trusted;  // CIDR ranges
+    double timeout = 5.0;              // the time a trusted connection has to send its header
+    bool operator==(const ProxyConfig&) const = default;
+};
+
+// Who may connect, and how often.
+struct AccessConfig {
+    std::vector<std::string> allow;  // CIDR ranges; empty: everyone
+    std::vector<std::string> deny;   // CIDR ranges; deny wins
+    bool apply_to_connected = false;  // a reload also puts out connected clients refused now
+    double connect_rate = 0;          // connections per second per address; 0: no limit
+    double connect_burst = 10;
+    bool operator==(const AccessConfig&) const = default;
 };
 
 // The operators' HTTP listener (/metrics, /healthz), off while listen is empty.
@@ -94,6 +120,8 @@ struct Config {
     RoomConfig room;
     ClusterConfig cluster;
     WebSocketConfig websocket;
+    ProxyConfig proxy;
+    AccessConfig access;
     AdminConfig admin;
     LogConfig log;
     bool operator==(const Config&) const = default;

@@ -79,6 +79,10 @@ public:
     }
 
     size_t pending() const { return partial_.size(); }
+    // The heap the unfinished line takes (none while it fits in the string itself).
+    size_t held_bytes() const { return partial_.capacity() > std::string().capacity() ? partial_.capacity() : 0; }
+    // Forgets the unfinished line: its sender is gone.
+    void discard() { reset(); }
     size_t max_line() const { return max_line_; }
     void set_max_line(size_t max_line) { max_line_ = max_line; }
 

@@ -94,7 +94,13 @@ void HttpServer::on_sweep(struct ev_loop*, ev_prepare* w, int)
 
 void HttpServer::accept(int fd, const sockaddr* peer)
 {
-    std::string addr = format_address(peer);
+    if (gate_ && gate_->hold(fd, peer))
+        return;
+    take(fd, format_address(peer), {});
+}
+
+void HttpServer::take(int fd, std::string addr, std::string rest)
+{
     if (exchanges_.size() >= max_connections_) {
         close(fd);
         if (size_t n = refusals_.count(ev_now(io_.loop)))
@@ -103,7 +109,9 @@ void HttpServer::accept(int fd, const sockaddr* peer)
                           name_.c_str(), addr.c_str(), exchanges_.size(), n);
         return;
     }
-    exchanges_.add(std::make_unique<Exchange>(*this, fd, std::move(addr), timeout_));
+    Exchange& ex = exchanges_.add(std::make_unique<Exchange>(*this, fd, std::move(addr), timeout_));
+    if (!rest.empty())
+        ex.received(rest.data(), rest.size());
 }
 
 HttpServer::Exchange::Exchange(HttpServer& server, int fd, std::string peer, double timeout)

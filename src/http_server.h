@@ -8,6 +8,7 @@
 #include "http_request.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy_gate.h"
 #include "slots.h"
 
 #include <cstddef>
@@ -50,6 +51,12 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     bool open(const std::string& configured, const ListenAddress& where, std::string& err);
+    // Connections from trusted proxies wait at gate for their PROXY header before their
+    // request is read (take() then has them); the gate outlives this server.
+    void set_gate(ProxyGate* gate) { gate_ = gate; }
+    // A connection whose request is read from here: its peer's ADDR, and bytes of the
+    // request that came with a PROXY header.
+    void take(int fd, std::string peer, std::string rest);
     const std::string& address() const { return listener_.address(); }
     const std::string& configured() const { return listener_.configured(); }
     // timeout bounds a connection's whole life, from accept to close; over max_connections
@@ -69,6 +76,7 @@ private:
     double timeout_ = 5.0;
     size_t max_connections_ = 16;
     LogThrottle refusals_;
+    ProxyGate* gate_ = nullptr;
     Slots<Exchange> exchanges_;
     std::vector<Exchange*> closed_;  // destroyed by the sweep, before the loop sleeps
     ev_prepare sweep_;
@@ -88,6 +96,7 @@ public:
 
 private:
     friend class Slots<Exchange>;
+    friend class HttpServer;  // take() hands it the bytes that came with the PROXY header
 
     size_t read_size() override { return request_limit - in_.size(); }
     bool wants_input() const override { return true; }

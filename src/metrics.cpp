@@ -205,11 +205,16 @@ std::string format_metrics(const MetricsSnapshot& s)
              "Chat connections accepted (refused ones are not counted), by transport.");
     by_transport(s.stats.accepted);
     e.family("evchat_connections_rejected_total", T::counter,
-             "Chat connections refused: full (max_clients), per_ip (max_clients_per_ip), fd_limit "
-             "(accept failed for want of descriptors or memory; each retry counts, and the "
-             "connection waits in the kernel's queue).");
+             "Chat connections refused: full (max_clients), per_ip (max_clients_per_ip), access "
+             "([access] allow and deny), connect_rate ([access] connect_rate), proxy (a trusted "
+             "proxy's PROXY header missing, malformed or late), fd_limit (accept failed for want "
+             "of descriptors or memory; each retry counts, and the connection waits in the "
+             "kernel's queue).");
     e.sample({{"reason", "full"}}, d(s.stats.refused_full));
     e.sample({{"reason", "per_ip"}}, d(s.stats.refused_per_ip));
+    e.sample({{"reason", "access"}}, d(s.stats.refused_access));
+    e.sample({{"reason", "connect_rate"}}, d(s.stats.refused_rate));
+    e.sample({{"reason", "proxy"}}, d(s.stats.refused_proxy));
     e.sample({{"reason", "fd_limit"}}, d(s.refused_fd_limit));
     e.family("evchat_leaves_total", T::counter, "Clients that left the room, by reason.");
     for (size_t i = 0; i < static_cast<size_t>(LeaveReason::count); i++)
@@ -225,6 +230,9 @@ std::string format_metrics(const MetricsSnapshot& s)
     e.sample(d(s.deliveries));
     e.family("evchat_input_bytes_total", T::counter, "Bytes read from chat clients.");
     e.sample(d(s.stats.bytes_in));
+    e.family("evchat_input_held_bytes", T::gauge,
+             "Bytes held in unfinished lines, all clients together ([server] max_input_memory).");
+    e.sample(d(s.stats.input_held));
     e.family("evchat_output_bytes_total", T::counter, "Bytes written to chat clients.");
     e.sample(d(s.stats.bytes_out));
     e.family("evchat_lines_dropped_total", T::counter,

@@ -39,9 +39,17 @@ void RoomLog::append(std::initializer_list<std::string_view> parts)
 
 RoomLog::Cursor RoomLog::open_at_end()
 {
-    Cursor c{end_, tail_seq(), true};
-    chunks_.back().readers++;
-    return c;
+    return open_at(end_);
+}
+
+RoomLog::Cursor RoomLog::open_at(uint64_t pos)
+{
+    assert(pos >= chunks_.front().base && pos <= end_);
+    uint64_t seq = first_seq_;
+    while (seq < tail_seq() && pos >= chunk(seq).end())
+        seq++;
+    chunk(seq).readers++;
+    return Cursor{pos, seq, true};
 }
 
 void RoomLog::close(Cursor& c)
@@ -113,39 +121,49 @@ uint64_t RoomLog::record_end(const Chunk& ch, uint64_t pos) const
     return at;
 }
 
-uint64_t RoomLog::count_records(const Chunk& ch, uint64_t from) const
+uint64_t RoomLog::count_records(const Chunk& ch, uint64_t from, uint64_t to) const
 {
     const char* data = ch.data.get();
     if (!record_size_)
-        return std::count(data + (from - ch.base), data + ch.used, '\n');
+        return std::count(data + (from - ch.base), data + (to - ch.base), '\n');
     uint64_t n = 0;
-    for (uint64_t at = from; at < ch.end(); n++)
+    for (uint64_t at = from; at < to; n++)
         at += record_size_(data + (at - ch.base));
     return n;
 }
 
-RoomLog::Skipped RoomLog::skip_to_end(Cursor& c, std::string& unfinished)
+RoomLog::Skipped RoomLog::skip_to(Cursor& c, uint64_t to, std::string& unfinished)
 {
-    assert(c.open);
+    assert(c.open && c.pos <= to && to <= end_);
     const Chunk& here = chunk(c.chunk);
     uint64_t pos = c.pos;
-    if (pos < here.end()) {
+    if (pos < to && pos < here.end()) {
         uint64_t end = record_end(here, pos);
         unfinished.append(here.data.get() + (pos - here.base), end - pos);
         pos = end;
     }
     Skipped skipped;
-    skipped.bytes = end_ - pos;
+    skipped.bytes = to - pos;
     for (uint64_t seq = c.chunk; seq <= tail_seq(); seq++) {
         const Chunk& ch = chunk(seq);
-        uint64_t from = std::max(pos, ch.base);
-        if (from < ch.end())
-            skipped.lines += count_records(ch, from);
+        uint64_t from = std::max(pos, ch.base), upto = std::min(to, ch.end());
+        if (from < upto)
+            skipped.lines += count_records(ch, from, upto);
     }
-    c.pos = end_;
-    move_to(c, tail_seq());
-    release_unread();
+    advance(c, to - c.pos);
     return skipped;
+}
+
+std::string_view RoomLog::view(uint64_t pos, size_t n) const
+{
+    // The last chunk that begins at or before pos (an empty first chunk shares its base
+    // with the next).
+    auto after = std::upper_bound(chunks_.begin(), chunks_.end(), pos,
+                                  [](uint64_t p, const Chunk& ch) { return p < ch.base; });
+    assert(after != chunks_.begin());
+    const Chunk& ch = *std::prev(after);
+    assert(pos + n <= ch.end());
+    return {ch.data.get() + (pos - ch.base), n};
 }
 
 void RoomLog::release_unread()
@@ -184,14 +202,44 @@ void RoomLog::Reader::stop()
 {
     assert(log_);
     stop_ = log_->end();
+    if (lent_ && !lent_->placed)
+        release_lent();
 }
 
 void RoomLog::Reader::close()
 {
+    release_lent();
     if (!log_)
         return;
     log_->close(cursor_);
     log_ = nullptr;
+}
+
+void RoomLog::Reader::lend(RoomLog& history, uint64_t from)
+{
+    assert(!lent_);
+    if (from == history.end())
+        return;  // nothing to lend
+    lent_ = std::make_unique<Lent>(Lent{&history, history.open_at(from), history.end()});
+}
+
+void RoomLog::Reader::greet(std::string text)
+{
+    push(std::move(text), 0);
+    if (lent_ && !lent_->placed) {
+        lines_.push_back({0, {}, true});
+        lent_->placed = true;
+    }
+}
+
+// Lets go of the history lent, and of its place among the private lines.
+void RoomLog::Reader::release_lent()
+{
+    if (!lent_)
+        return;
+    lent_->log->close(lent_->cursor);
+    std::erase_if(lines_, [](const Line& line) { return line.history; });
+    lent_.reset();
 }
 
 uint64_t RoomLog::Reader::backlog() const
@@ -201,7 +249,7 @@ uint64_t RoomLog::Reader::backlog() const
 
 uint64_t RoomLog::Reader::pending() const
 {
-    uint64_t n = backlog();
+    uint64_t n = backlog() + lent_pending();
     for (const Line& line : lines_)
         n += line.text.size();
     return n;
@@ -212,8 +260,12 @@ size_t RoomLog::Reader::fill(iovec* iov, size_t max_iov) const
     uint64_t pos = position();
     size_t used = 0;
     size_t i = 0;
-    for (; i < lines_.size() && lines_[i].at <= pos && used < max_iov; i++)
-        iov[used++] = {const_cast<char*>(lines_[i].text.data()), lines_[i].text.size()};
+    for (; i < lines_.size() && lines_[i].at <= pos && used < max_iov; i++) {
+        if (lines_[i].history)  // whole unless the iovecs ran out, which ends the loop
+            used += lent_->log->fill(lent_->cursor, lent_->stop, iov + used, max_iov - used);
+        else
+            iov[used++] = {const_cast<char*>(lines_[i].text.data()), lines_[i].text.size()};
+    }
     bool next_waits = i == lines_.size() || lines_[i].at > pos;
     if (log_ && next_waits && used < max_iov) {
         uint64_t until = std::min(stop_, i < lines_.size() ? lines_[i].at : UINT64_MAX);
@@ -227,6 +279,17 @@ void RoomLog::Reader::consume(size_t n)
     uint64_t pos = position();
     size_t done = 0;
     while (done < lines_.size() && lines_[done].at <= pos && n > 0) {
+        if (lines_[done].history) {
+            uint64_t k = std::min<uint64_t>(n, lent_pending());
+            lent_->log->advance(lent_->cursor, k);
+            n -= k;
+            if (lent_pending() > 0)
+                break;
+            lent_->log->close(lent_->cursor);
+            lent_.reset();
+            done++;
+            continue;
+        }
         std::string& text = lines_[done].text;
         size_t k = std::min(n, text.size());
         n -= k;
@@ -247,8 +310,23 @@ RoomLog::Skipped RoomLog::Reader::skip_backlog()
 {
     assert(log_);
     std::string unfinished;
+    Skipped lent;
+    if (lent_ && lent_->placed) {
+        // The log is not begun before the history is done: only one of them can hold a
+        // line begun, and the history's stays in its place, after the greeting.
+        lent = lent_->log->skip_to(lent_->cursor, lent_->stop, unfinished);
+        auto place = std::find_if(lines_.begin(), lines_.end(), [](const Line& line) { return line.history; });
+        *place = Line{0, std::move(unfinished)};
+        if (place->text.empty())
+            lines_.erase(place);
+        unfinished.clear();
+        lent_->log->close(lent_->cursor);
+        lent_.reset();
+    }
     Skipped skipped = log_->skip_to_end(cursor_, unfinished);
     if (!unfinished.empty())
         lines_.insert(lines_.begin(), Line{0, std::move(unfinished)});
+    skipped.lines += lent.lines;
+    skipped.bytes += lent.bytes;
     return skipped;
 }

@@ -48,6 +48,9 @@ public:
     void append(std::initializer_list<std::string_view> parts);
 
     Cursor open_at_end();
+    // A cursor at pos, a record boundary no older than what the log still holds (a cursor
+    // standing there, such as the history's own, keeps it).
+    Cursor open_at(uint64_t pos);
     void close(Cursor& c);
 
     // Fills iov with the bytes from c up to stop (or end()); returns the count used.
@@ -56,7 +59,11 @@ public:
 
     // For a reader too slow to keep: moves c to end(), first copying the rest of the record
     // c stands inside (if any) to unfinished so the reader never sees half a line.
-    Skipped skip_to_end(Cursor& c, std::string& unfinished);
+    Skipped skip_to_end(Cursor& c, std::string& unfinished) { return skip_to(c, end_, unfinished); }
+    // The same up to `to`, a record boundary.
+    Skipped skip_to(Cursor& c, uint64_t to, std::string& unfinished);
+    // The n bytes at pos, which lie in one chunk (a record never spans two).
+    std::string_view view(uint64_t pos, size_t n) const;
 
     size_t chunk_count() const { return chunks_.size(); }
     size_t bytes_held() const;
@@ -77,7 +84,7 @@ private:
     void move_to(Cursor& c, uint64_t seq);
     void release_unread();
     uint64_t record_end(const Chunk& ch, uint64_t pos) const;
-    uint64_t count_records(const Chunk& ch, uint64_t from) const;
+    uint64_t count_records(const Chunk& ch, uint64_t from, uint64_t to) const;
 
     size_t chunk_size_;
     RecordSize record_size_;
@@ -90,10 +97,14 @@ private:
 // Everything one connection is owed, in order, as iovecs for one writev: its private
 // lines (a greeting, replies, a farewell error), each placed at a position of the log,
 // and, from the moment the room admits it (open) until it leaves (stop), the room's log
-// from its cursor. A reader the room never opens is a plain queue of private lines.
+// from its cursor. A reader the room never opens is a plain queue of private lines. With
+// [room] history, the room also lends it the history as it stood at the admission: a span
+// of the history's own log, read in place right after the greeting.
 //
 //   log:      ... | line | line | line | line | line | ...
 //                 ^ cursor      ^ private line "at" here     ^ stop (its leave)
+//   history:  ... | said | said | said |
+//                 ^ lent from          ^ lent up to (the admission: where the cursor began)
 class RoomLog::Reader {
 public:
     static constexpr uint64_t no_stop = UINT64_MAX;
@@ -116,6 +127,11 @@ public:
     void stop();
     void close();
     bool is_open() const { return log_ != nullptr; }
+    // The history lent at the admission: history's records from `from` to its end now.
+    // It goes out after the greeting; a reader that stops before its greeting never gets it.
+    void lend(RoomLog& history, uint64_t from);
+    // The greeting: text before anything the room says to the reader, then the history lent.
+    void greet(std::string text);
     // Whether it reads the room's lines encoded (Broadcaster::set_encoding), as its
     // transport wants them.
     void set_encoded(bool encoded) { encoded_ = encoded; }
@@ -129,22 +145,34 @@ public:
     size_t fill(iovec* iov, size_t max_iov) const;
     // n bytes of what fill() offered have been written.
     void consume(size_t n);
-    // The drop policy: the reader skips the rest of the log, except the rest of a line it
-    // has begun to receive, and private lines already queued stay.
+    // The drop policy: the reader skips the rest of the log (and of a history lent), except
+    // the rest of a line it has begun to receive, and private lines already queued stay.
     Skipped skip_backlog();
 
 private:
     struct Line {
         uint64_t at;
         std::string text;
+        bool history = false;  // stands for the history lent: its bytes are read from there
+    };
+    // What is still owed of a history lent; allocated only then, so an idle reader pays a
+    // pointer for it.
+    struct Lent {
+        RoomLog* log;
+        Cursor cursor;
+        uint64_t stop;
+        bool placed = false;  // after the greeting, in lines_
     };
 
     // Where the reader is in the log; one the room never opened is owed only lines.
     uint64_t position() const { return log_ ? cursor_.pos : UINT64_MAX; }
+    uint64_t lent_pending() const { return lent_ && lent_->placed ? lent_->stop - lent_->cursor.pos : 0; }
+    void release_lent();
 
     RoomLog* log_ = nullptr;
     Cursor cursor_;
     uint64_t stop_ = no_stop;
     bool encoded_ = false;
     std::vector<Line> lines_;  // by `at`; a vector, not a deque: an idle reader has none
+    std::unique_ptr<Lent> lent_;
 };

@@ -18,8 +18,12 @@
 Server::Server(struct ev_loop* loop, const Config& config, Log& log)
     : loop_(loop), config_(config), log_(log), io_(loop, log), local_names_(room_), cluster_(make_cluster()),
       idle_(loop), chat_{room_, cluster_ ? cluster_->names() : local_names_, idle_, config_, stats_, log_, *this},
-      refusals_(io_)
+      refusals_(io_),
+      proxies_(io_, ProxyGate::Header::required, stats_.refused_proxy,
+               [this](int fd, std::string addr, std::string rest) { accept_client(fd, std::move(addr), std::move(rest)); })
 {
+    access_.configure(config_.access);
+    proxies_.configure(config_.proxy);
     // Flushing just before the loop sleeps batches every line said in this iteration
     // into one writev per client.
     ev_prepare_init(&prepare_, on_prepare);
@@ -32,6 +36,9 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
     arm_summary_timer();
     idle_.set_timeout(config_.client.idle_timeout);
     room_.set_encoding(&frames_);
+    room_.configure(config_.room, config_.client.max_line_bytes);
+    ev_init(&presence_timer_, on_presence_timer);
+    presence_timer_.data = this;
     if (cluster_) {
         room_.set_relay(&cluster_->relay());
         cluster_->start();
@@ -73,6 +80,7 @@ Server::~Server()
     ev_prepare_stop(loop_, &prepare_);
     ev_timer_stop(loop_, &grace_);
     ev_timer_stop(loop_, &summary_timer_);
+    ev_timer_stop(loop_, &presence_timer_);
     listeners_.clear();
     web_.clear();
     clients_.clear();
@@ -144,9 +152,10 @@ bool Server::bind_all(const Config& next, std::string& err)
         return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
     };
     auto open_web = [&](const std::string& text, const ListenAddress& where, std::string& e) {
-        auto l = std::make_unique<WebListener>(io_, [this](int fd, std::string peer, std::string rest, std::string response) {
-            accept_websocket(fd, std::move(peer), std::move(rest), std::move(response));
-        });
+        auto l = std::make_unique<WebListener>(
+            io_, stats_.refused_proxy, [this](int fd, std::string peer, std::string rest, std::string response) {
+                accept_websocket(fd, std::move(peer), std::move(rest), std::move(response));
+            });
         return l->open(text, where, e) ? std::move(l) : nullptr;
     };
     if (!open_admin(next, admin, err) || !bind_new(listeners_, next.server.listen, open_chat, chat, err) ||
@@ -157,7 +166,7 @@ bool Server::bind_all(const Config& next, std::string& err)
         l->set_backlog(next.server.backlog);
     closed_exhaustions_ += replace(web_, next.websocket.listen, std::move(web), log_, "web ");
     for (auto& w : web_)
-        w->configure(next.websocket.origins, next.websocket.timeout, next.server.max_clients);
+        w->configure(next.websocket.origins, next.websocket.timeout, next.server.max_clients, next.proxy);
     install_admin(next, std::move(admin));
     return true;
 }
@@ -206,10 +215,16 @@ bool Server::reconfigure(const Config& next, std::string& err)
     if (!bind_all(next, err))
         return false;
     config_ = next;
+    access_.configure(config_.access);
+    proxies_.configure(config_.proxy);
     for (auto& c : clients_)
         c->reconfigure();
+    if (config_.access.apply_to_connected)
+        apply_access_to_connected();
     idle_.set_timeout(config_.client.idle_timeout);
     arm_summary_timer();
+    room_.configure(config_.room, config_.client.max_line_bytes);
+    ev_timer_stop(loop_, &presence_timer_);  // the flush pass sets it again, by the new interval
     return true;
 }
 
@@ -274,6 +289,8 @@ std::string Server::metrics_text()
             s.log_chunks += log->chunk_count();
             s.log_bytes += log->bytes_held();
         }
+    if (const RoomHistory* history = room_.history())
+        s.log_bytes += history->bytes_held();
     s.process = read_process_figures();
     return format_metrics(s);
 }
@@ -292,21 +309,70 @@ std::string Server::unhealthy_reason() const
 
 void Server::accept_client(int fd, const sockaddr* peer)
 {
-    std::string addr = format_address(peer);
+    if (!proxies_.hold(fd, peer))
+        accept_client(fd, format_address(peer), {});
+}
+
+// A chat client, by its own address or the one its trusted proxy named; rest is what
+// came after the PROXY header.
+void Server::accept_client(int fd, std::string addr, std::string rest)
+{
     if (const char* why = check_admission(addr)) {
         refusals_.refuse(fd, std::move(addr), std::string("error: ") + why + "\n", config_.client.drain_timeout);
         return;
     }
-    admit(fd, Transport::tcp).add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr))).start();
+    admit(fd, Transport::tcp).add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr))).start(rest);
+}
+
+// After a reload with apply_to_connected: the clients the new lists refuse leave.
+void Server::apply_access_to_connected()
+{
+    size_t put_out = 0;
+    for (size_t i = 0; i < clients_.size(); i++) {
+        Client& c = clients_[i];
+        IpAddress ip;
+        if (c.closed() || !parse_ip_of_addr(c.peer(), ip) || access_.allowed(ip))
+            continue;
+        c.put_out(LeaveReason::access, "error: access denied\n");
+        put_out++;
+    }
+    if (put_out > 0)
+        log_.write(LogLevel::info, "reload: put out %zu connected clients the access lists now refuse", put_out);
+}
+
+// Over the budget of unfinished input, the clients holding the most leave, most first,
+// until the rest fits: an attacker's many long lines cost them, never the short talkers.
+void Server::input_over_budget()
+{
+    std::vector<std::pair<size_t, Client*>> holders;
+    for (size_t i = 0; i < clients_.size(); i++)
+        if (size_t held = clients_[i].input_held())
+            holders.emplace_back(held, &clients_[i]);
+    std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string farewell = "error: line too long (max " + std::to_string(config_.client.max_line_bytes) + " bytes)\n";
+    size_t put_out = 0;
+    uint64_t before = stats_.input_held;
+    for (auto& [held, c] : holders) {
+        if (stats_.input_held <= config_.server.max_input_memory)
+            break;
+        c->put_out(LeaveReason::input_memory, farewell);
+        put_out++;
+    }
+    if (size_t n = input_trims_logged_.count(ev_now(loop_)))
+        log_.write(LogLevel::warn,
+                   "unfinished lines held %llu bytes, over max_input_memory (%zu): put out the %zu clients "
+                   "holding the longest (%zu such bursts since the last report)",
+                   static_cast<unsigned long long>(before), config_.server.max_input_memory, put_out, n);
 }
 
 // A WebSocket client whose handshake is done: refused like any newcomer, but in frames
 // after its 101, and with a close that says why (try again later, or a policy).
 void Server::accept_websocket(int fd, std::string addr, std::string rest, std::string response)
 {
-    if (const char* why = check_admission(addr)) {
+    bool denied = false;
+    if (const char* why = check_admission(addr, &denied)) {
         frames_.text(response, std::vector<std::string_view>{"error: ", why});
-        frames_.close(response, CloseCode::try_again_later, why);
+        frames_.close(response, denied ? CloseCode::policy : CloseCode::try_again_later, why);
         refusals_.refuse(fd, std::move(addr), std::move(response), config_.client.drain_timeout);
         return;
     }
@@ -328,10 +394,19 @@ Slots<Client>& Server::admit(int fd, Transport t)
 // Lets a newcomer from addr in (counted for its host), or says why not: then it never
 // enters, and gets one error line. Refusals come in storms: logged at most once a second,
 // with a count.
-const char* Server::check_admission(const std::string& addr)
+const char* Server::check_admission(const std::string& addr, bool* denied)
 {
     const char* why = nullptr;
-    if (clients_.size() >= config_.server.max_clients) {
+    IpAddress ip;
+    auto verdict = AccessPolicy::Verdict::admit;
+    if (access_.active() && parse_ip_of_addr(addr, ip))
+        verdict = access_.check(ip, ev_now(loop_));
+    if (verdict != AccessPolicy::Verdict::admit) {
+        (verdict == AccessPolicy::Verdict::denied ? stats_.refused_access : stats_.refused_rate)++;
+        why = refusal_text(verdict);
+        if (denied)
+            *denied = verdict == AccessPolicy::Verdict::denied;
+    } else if (clients_.size() >= config_.server.max_clients) {
         stats_.refused_full++;
         why = "server full";
     } else if (config_.server.max_clients_per_ip > 0) {
@@ -377,8 +452,8 @@ void Server::flush_pass()
 {
     stats_.loop_iterations++;
     for (;;) {
-        if (room_.log().end() != flushed_end_) {
-            flushed_end_ = room_.log().end();
+        if (room_.changes() != flushed_changes_) {
+            flushed_changes_ = room_.changes();
             for (size_t i = 0; i < clients_.size(); i++)
                 clients_[i].room_advanced();
         }
@@ -388,17 +463,36 @@ void Server::flush_pass()
         }
         due_.clear();
         destroy_retired();
-        if (room_.log().end() == flushed_end_ && due_.empty())
+        if (room_.changes() == flushed_changes_ && due_.empty())
             break;
     }
     // What this iteration said, leaves of the clients just destroyed included, goes to
     // the stream as one entry.
     if (cluster_)
         cluster_->flush();
+    arm_presence_timer();
     // A closing node in a cluster waits (within the grace) until Redis has its members'
     // leaves, or they would stay in the other nodes' rooms.
     if (closing_ && clients_.empty() && (!cluster_ || cluster_->settled()))
         ev_break(loop_, EVBREAK_ALL);
+}
+
+// With presence "summary", arrivals and leaves wait to be said: at once if no summary was
+// said for an interval, else when the interval since the last one is over.
+void Server::arm_presence_timer()
+{
+    if (!room_.presence_waiting() || ev_is_active(&presence_timer_))
+        return;
+    double due = presence_said_ + config_.room.presence_interval - ev_now(loop_);
+    ev_timer_set(&presence_timer_, std::max(0.0, due), 0.0);
+    ev_timer_start(loop_, &presence_timer_);
+}
+
+void Server::on_presence_timer(struct ev_loop* loop, ev_timer* w, int)
+{
+    auto* self = static_cast<Server*>(w->data);
+    self->room_.say_presence();
+    self->presence_said_ = ev_now(loop);
 }
 
 void Server::destroy_retired()

@@ -2,6 +2,7 @@
 // flush pass that writes pending output once per loop iteration. Owned by main.
 #pragma once
 
+#include "access_policy.h"
 #include "broadcaster.h"
 #include "client.h"
 #include "config.h"
@@ -9,6 +10,7 @@
 #include "idle_timer.h"
 #include "log.h"
 #include "name_registry.h"
+#include "proxy_gate.h"
 #include "refusal.h"
 #include "session.h"
 #include "slots.h"
@@ -52,24 +54,31 @@ private:
     void schedule_flush(Client& c) override;
     void retire(Client& c) override;
     bool input_open() const override;
+    void input_over_budget() override;
     double now() const override { return ev_now(loop_); }
     ClientOwner& as_owner() { return *this; }
 
     static void on_prepare(struct ev_loop* loop, ev_prepare* w, int revents);
     static void on_grace_over(struct ev_loop* loop, ev_timer* w, int revents);
     static void on_summary_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    static void on_presence_timer(struct ev_loop* loop, ev_timer* w, int revents);
     std::unique_ptr<Cluster> make_cluster();
     bool bind_all(const Config& next, std::string& err);
     bool rebind(const Config& next, std::string& err);
     bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
     void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
     void accept_client(int fd, const sockaddr* peer);
+    void accept_client(int fd, std::string addr, std::string rest);
+    void apply_access_to_connected();
     void accept_websocket(int fd, std::string addr, std::string rest, std::string response);
-    const char* check_admission(const std::string& addr);
+    // Lets a newcomer from addr in, or says why not (*denied, if given: the access lists
+    // refuse it, and trying again will not help).
+    const char* check_admission(const std::string& addr, bool* denied = nullptr);
     Slots<Client>& admit(int fd, Transport t);
     void flush_pass();
     void destroy_retired();
     void arm_summary_timer();
+    void arm_presence_timer();
     void input_changed();
     std::string metrics_text();
     std::string unhealthy_reason() const;
@@ -92,17 +101,22 @@ private:
     std::vector<Client*> retired_;  // closed: destroyed at the end of the pass
     Refusals refusals_;
     LogThrottle refusals_logged_;
+    AccessPolicy access_;
+    ProxyGate proxies_;  // chat connections from trusted proxies, until their header
+    LogThrottle input_trims_logged_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<WebListener>> web_;  // [websocket] listen
     uint64_t closed_exhaustions_ = 0;  // of listeners closed since start: counters never go back
     std::unique_ptr<Admin> admin_;     // only with [admin] listen
-    uint64_t flushed_end_ = 0;         // log end at the last flush pass
+    uint64_t flushed_changes_ = 0;     // Broadcaster::changes() at the last flush pass
     bool closing_ = false;
     bool fenced_ = false;
     bool input_was_open_ = false;  // in a cluster: whether input_open() was, when last asked
     ev_timer summary_timer_;
     uint64_t summary_lines_ = 0;  // room counters at the last summary line
     uint64_t summary_deliveries_ = 0;
+    ev_timer presence_timer_;             // [room] presence = "summary": the next summary line
+    double presence_said_ = -1e9;         // when the last one was said (long ago: none yet)
     ev_prepare prepare_;
     ev_timer grace_;
 };

@@ -13,6 +13,7 @@ Session::Session(SessionContext& ctx, SessionHost& host, RoomLog::Reader& reader
 
 Session::~Session()
 {
+    ctx_.stats.input_held -= input_accounted_;
     ctx_.idle.remove(*this);
     if (claiming_)
         ctx_.names.cancel(claim_);
@@ -58,7 +59,9 @@ void Session::greet_if_admitted(std::string roster)
 {
     if (state_ != State::arriving || !member_.in_room)
         return;
-    host_.greet("You are " + member_.name + "\n" + roster);
+    // The history lent at the admission follows the greeting (SessionHost::greet).
+    std::string history = member_.history ? "History (" + std::to_string(*member_.history) + "):\n" : "";
+    host_.greet("You are " + member_.name + "\n" + roster + history);
     state_ = State::member;
     ctx_.log.write(LogLevel::debug, "%s arrived", member_.name.c_str());
     resume_input();
@@ -188,11 +191,20 @@ void Session::input(const char* data, size_t n)
 {
     assert(talking());
     flood_.bytes_read(n);
-    if (!held_.empty() || !takes_input()) {
+    if (!held_.empty() || !takes_input())
         held_.append(data, n);
-        return;
-    }
-    frame(data, n);
+    else
+        frame(data, n);
+    account_input();
+}
+
+// Unfinished input is what an attacker can make every client hold; all of it together is
+// bounded ([server] max_input_memory), so each session keeps its share counted.
+void Session::account_input()
+{
+    size_t now = framer_.held_bytes() + (held_.capacity() > std::string().capacity() ? held_.capacity() : 0);
+    ctx_.stats.input_held += now - input_accounted_;  // modulo 2^64: a decrease is right too
+    input_accounted_ = now;
 }
 
 // Says each complete line. Under a line rate it stops when the bucket is empty and holds
@@ -229,6 +241,7 @@ void Session::resume_input()
     std::string input;
     input.swap(held_);
     frame(input.data(), input.size());
+    account_input();
 }
 
 void Session::throttle_if_flooding()
@@ -266,6 +279,7 @@ void Session::input_ended(LeaveReason reason)
     framer_.finish([&](std::string_view line) { return take_line(line); });
     if (talking())
         depart(reason, "");
+    account_input();
 }
 
 void Session::idle_timeout()
@@ -291,11 +305,21 @@ void Session::depart(LeaveReason reason, std::string farewell)
     assert(talking());
     ctx_.idle.remove(*this);
     std::string().swap(held_);
+    account_input();
     leave_room(reason);
     state_ = State::left;
     if (!farewell.empty())
         host_.send(std::move(farewell));
     host_.leaving(reason);
+}
+
+// Never from inside the framer (the server calls it): the unfinished line can go at once.
+void Session::put_out(LeaveReason reason, std::string farewell)
+{
+    framer_.discard();
+    if (talking())
+        depart(reason, std::move(farewell));
+    account_input();
 }
 
 void Session::lost(LeaveReason reason)

@@ -45,7 +45,8 @@ class SessionHost {
 public:
     // Text for this participant alone, after everything the room has said to it so far.
     virtual void send(std::string text) = 0;
-    // Its greeting: before anything the room says to it.
+    // Its greeting: before anything the room says to it; then the history the room lent
+    // its reader at the admission (RoomLog::Reader::greet).
     virtual void greet(std::string text) = 0;
     // Input stays paused for `seconds` (flood control); then Session::pause_over().
     virtual void pause_input(double seconds) = 0;
@@ -93,6 +94,9 @@ public:
     void room_advanced();
     // Its transport lost it (too slow, a failed write): out of the room now, no farewell.
     void lost(LeaveReason reason);
+    // The server puts it out (a limit across clients, the access lists): farewell is its
+    // last line, and the room hears it leave.
+    void put_out(LeaveReason reason, std::string farewell);
     // The server is closing: it hears nothing more; in a cluster the others hear it leave.
     void shutdown();
     // The server's config changed (SIGHUP): limits apply from now on.
@@ -101,6 +105,8 @@ public:
     const std::string& name() const { return member_.name; }
     bool talking() const { return state_ != State::left; }
     bool member() const { return state_ == State::member; }
+    // Bytes of input it holds unfinished (in Stats::input_held with every session's).
+    size_t input_held() const { return input_accounted_; }
 
 private:
     enum class State { naming, arriving, member, left };
@@ -121,6 +127,7 @@ private:
     void throttle_if_flooding();
     void leave_room(LeaveReason reason);
     void depart(LeaveReason reason, std::string farewell);
+    void account_input();
 
     SessionContext& ctx_;
     SessionHost& host_;
@@ -132,4 +139,5 @@ private:
     bool claiming_ = false;   // a name asked of the registry, unanswered: input waits
     uint64_t claim_ = 0;      // that claim's id
     uint64_t name_held_ = 0;  // the claim under which it holds its name, 0 for none
+    size_t input_accounted_ = 0;  // its share of Stats::input_held
 };

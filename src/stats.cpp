@@ -4,7 +4,7 @@
 const char* leave_reason_name(LeaveReason reason)
 {
     static const char* const names[] = {"eof",   "reset", "idle",        "slow_consumer", "line_too_long",
-                                        "flood", "quit",  "write_error", "protocol_error"};
+                                        "flood", "quit",  "write_error", "protocol_error", "access", "input_memory"};
     static_assert(sizeof names / sizeof names[0] == static_cast<size_t>(LeaveReason::count));
     return names[static_cast<size_t>(reason)];
 }

@@ -6,7 +6,20 @@
 #include <cstdint>
 
 // Why a client left the room: each is a label of evchat_leaves_total.
-enum class LeaveReason { eof, reset, idle, slow_consumer, line_too_long, flood, quit, write_error, protocol_error, count };
+enum class LeaveReason {
+    eof,
+    reset,
+    idle,
+    slow_consumer,
+    line_too_long,
+    flood,
+    quit,
+    write_error,
+    protocol_error,
+    access,        // put out by a reload's access lists
+    input_memory,  // put out for [server] max_input_memory
+    count
+};
 
 const char* leave_reason_name(LeaveReason reason);
 
@@ -19,6 +32,10 @@ struct Stats {
     uint64_t accepted[static_cast<size_t>(Transport::count)] = {};
     uint64_t refused_full = 0;
     uint64_t refused_per_ip = 0;
+    uint64_t refused_access = 0;  // the access lists
+    uint64_t refused_rate = 0;    // the connect rate
+    uint64_t refused_proxy = 0;   // a trusted proxy's header missing, malformed or late
+    uint64_t input_held = 0;      // a gauge: bytes of unfinished lines held, all sessions
     uint64_t leaves[static_cast<size_t>(LeaveReason::count)] = {};
     uint64_t lines_received = 0;  // framed from this node's clients: names and commands too
     uint64_t bytes_in = 0;

@@ -1,6 +1,7 @@
 // Stream ledger: the verdicts of a resumed link and of each entry read.
 #include "stream_ledger.h"
 
+#include <cstdint>
 #include <cstdio>
 
 std::pair<uint64_t, uint64_t> StreamLedger::parse_id(const std::string& id)
@@ -9,6 +10,16 @@ std::pair<uint64_t, uint64_t> StreamLedger::parse_id(const std::string& id)
     if (sscanf(id.c_str(), "%llu-%llu", &ms, &seq) != 2)
         return {0, 0};
     return {ms, seq};
+}
+
+std::string StreamLedger::previous_id(const std::string& id)
+{
+    auto [ms, seq] = parse_id(id);
+    if (ms == 0 && seq == 0)
+        return "";
+    if (seq == 0)
+        return std::to_string(ms - 1) + "-" + std::to_string(UINT64_MAX);
+    return std::to_string(ms) + "-" + std::to_string(seq - 1);
 }
 
 // The stream tells which case it is. Entries after ours deleted: trimmed before this node

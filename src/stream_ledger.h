@@ -48,6 +48,9 @@ public:
 
     // Stream IDs "MS-SEQ" in their numeric order; "" and malformed ones as 0-0.
     static std::pair<uint64_t, uint64_t> parse_id(const std::string& id);
+    // The greatest ID below id ("" below 0-0): where reading backwards goes on, for a Redis
+    // that may predate exclusive ranges.
+    static std::string previous_id(const std::string& id);
 
 private:
     std::string last_id_;                      // "" before the first contact

@@ -26,6 +26,36 @@ constexpr size_t batch_limit = 64 * 1024;
 // commands but does not answer them (CLIENT PAUSE, a failover) must not grow the node.
 constexpr size_t backlog_high = 4 << 20;
 constexpr size_t backlog_low = 1 << 20;
+// Reading back for the history: entries per XREVRANGE, and how many of those at most (an
+// entry may hold only arrivals, so the lines wanted may be far back, or not there at all).
+constexpr size_t recall_page = 64;
+constexpr size_t recall_pages = 64;
+
+// A stream entry as evchat writes it: [ID, [o ORIGIN s SEQ e EVENTS ...]].
+struct Entry {
+    const char* id = nullptr;  // null: not an entry at all
+    const redisReply* fields = nullptr;
+    const redisReply* origin = nullptr;  // these three null: not an evchat batch
+    const redisReply* seq = nullptr;
+    const redisReply* events = nullptr;
+    bool batch() const { return origin && seq && events; }
+};
+
+Entry parse_entry(const redisReply* entry)
+{
+    Entry e;
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !is_string(entry->element[0]))
+        return e;
+    e.id = entry->element[0]->str;
+    e.fields = entry->element[1];
+    const redisReply *origin = field(e.fields, "o"), *seq = field(e.fields, "s"), *events = field(e.fields, "e");
+    if (is_string(origin) && is_string(seq) && is_string(events)) {
+        e.origin = origin;
+        e.seq = seq;
+        e.events = events;
+    }
+    return e;
+}
 
 }  // namespace
 
@@ -99,8 +129,68 @@ void StreamRelay::resume(const StreamLedger::StreamState& state)
     // before any batch, so that members added to its set are of a node someone will sweep.
     vetted_ = false;
     events_.relay_up();
-    read_next();
+    if (recalled_)
+        read_next();
+    else
+        start_recall();
     events_.readable_changed();
+}
+
+// Once, before anything applies: the lines said before this node joined, read back from
+// where its reading starts. A link lost meanwhile starts it over at the next connect.
+void StreamRelay::start_recall()
+{
+    const RoomHistory* history = room_.history();
+    if (!history || history->max_lines() == 0) {
+        recalled_ = true;
+        read_next();
+        return;
+    }
+    recall_ = std::make_unique<HistoryRecall>(history->max_lines(), history->max_bytes());
+    recall_pages_ = 0;
+    read_back(ledger_.read_after());
+}
+
+void StreamRelay::read_back(const std::string& end)
+{
+    recall_pages_++;
+    std::string count = std::to_string(recall_page);
+    link_.read(RedisArgs().add("XREVRANGE").add(config_.stream).add(end).add("-").add("COUNT").add(count),
+               on_recalled, this);
+}
+
+void StreamRelay::on_recalled(redisAsyncContext* c, void* r, void* privdata)
+{
+    redisReply* reply = RedisLink::answer(c, r, "XREVRANGE");
+    if (!reply)
+        return;
+    auto* self = static_cast<StreamRelay*>(privdata);
+    size_t n = reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
+    std::string oldest;
+    for (size_t i = 0; i < n; i++) {
+        Entry e = parse_entry(reply->element[i]);
+        if (!e.id)
+            continue;
+        oldest = e.id;
+        if (e.batch())
+            self->recall_->entry({e.origin->str, e.origin->len}, strtoull(e.seq->str, nullptr, 10),
+                                 {e.events->str, e.events->len});
+    }
+    std::string before = StreamLedger::previous_id(oldest);
+    if (!self->recall_->full() && n == recall_page && self->recall_pages_ < recall_pages && !before.empty())
+        self->read_back(before);
+    else
+        self->finish_recall();
+}
+
+void StreamRelay::finish_recall()
+{
+    recall_->each_oldest_first([&](const RoomEvent& e) { room_.recall(e); });
+    log_.write(LogLevel::info, "cluster: history: %zu lines said before this node joined, from %s",
+               recall_->lines(), config_.stream.c_str());
+    recall_.reset();
+    recalled_ = true;
+    read_next();
 }
 
 void StreamRelay::link_lost()
@@ -300,13 +390,12 @@ void StreamRelay::on_read(redisAsyncContext* c, void* r, void* privdata)
 void StreamRelay::deliver(const redisReply* entries)
 {
     for (size_t i = 0; i < entries->elements; i++) {
-        const redisReply* entry = entries->element[i];
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || !is_string(entry->element[0]))
+        Entry entry = parse_entry(entries->element[i]);
+        if (!entry.id)
             continue;
-        const char* id = entry->element[0]->str;
-        const redisReply *origin = field(entry->element[1], "o"), *seq = field(entry->element[1], "s"),
-                         *events = field(entry->element[1], "e");
-        if (!is_string(origin) || !is_string(seq) || !is_string(events)) {
+        const char* id = entry.id;
+        const redisReply *origin = entry.origin, *seq = entry.seq, *events = entry.events;
+        if (!entry.batch()) {
             // Once: a stream shared with another program would otherwise flood the log.
             log_.write(foreign_logged_ ? LogLevel::debug : LogLevel::warn,
                        "cluster: skipping entry %s of %s: not an evchat batch", id, config_.stream.c_str());
@@ -314,7 +403,7 @@ void StreamRelay::deliver(const redisReply* entries)
             continue;
         }
         std::string from(origin->str, origin->len);
-        if (const redisReply* dead = field(entry->element[1], "x"); is_string(dead)) {
+        if (const redisReply* dead = field(entry.fields, "x"); is_string(dead)) {
             std::string buried(dead->str, dead->len);
             if (buried == origin_) {
                 events_.buried();

@@ -4,12 +4,14 @@
 
 #include "broadcaster.h"
 #include "config.h"
+#include "history_recall.h"
 #include "log.h"
 #include "redis_link.h"
 #include "stream_ledger.h"
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -25,6 +27,10 @@
 // carries this process's origin and the sequence number of its first event, so a batch
 // that had landed is applied once, and a gap in an origin's numbers is noticed. Input is
 // paused while the link is down or too much waits for Redis.
+//
+// With [room] history, a node reads the stream backwards once, from where it joined it,
+// before it applies anything: its history then starts with what the room said before,
+// and from there on every node keeps the same history, by applying the same entries.
 class StreamRelay final : public Relay {
 public:
     // What the relay tells the cluster.
@@ -78,6 +84,10 @@ private:
     static void on_info(redisAsyncContext* c, void* reply, void* privdata);
     static void on_added(redisAsyncContext* c, void* reply, void* privdata);
     static void on_read(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_recalled(redisAsyncContext* c, void* reply, void* privdata);
+    void start_recall();
+    void read_back(const std::string& end);
+    void finish_recall();
     void resume(const StreamLedger::StreamState& state);
     void send(Batch& b);
     uint64_t add(const RoomEvent& e);
@@ -106,4 +116,8 @@ private:
     std::deque<Batch> inflight_;           // sent, not acknowledged: sent again after a reconnect
     size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back
+
+    bool recalled_ = false;                 // the history has what was said before this node joined
+    std::unique_ptr<HistoryRecall> recall_;  // while the stream is read back for it
+    size_t recall_pages_ = 0;               // XREVRANGEs sent for it
 };

@@ -1,7 +1,10 @@
 // Web listener: the routes, and the page built into the binary (src/page/chat.html).
 #include "web.h"
 
+#include "forwarded.h"
 #include "websocket_handshake.h"
+
+#include <charconv>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -43,12 +46,35 @@ const std::string& chat_page_policy()
     return policy;
 }
 
-WebListener::WebListener(Io& io, Upgraded upgraded) : upgraded_(std::move(upgraded)), http_(io, *this, "web") {}
+WebListener::WebListener(Io& io, uint64_t& proxy_rejections, Upgraded upgraded)
+    : upgraded_(std::move(upgraded)),
+      gate_(io, ProxyGate::Header::optional, proxy_rejections,
+            [this](int fd, std::string peer, std::string rest) { http_.take(fd, std::move(peer), std::move(rest)); }),
+      http_(io, *this, "web")
+{
+    http_.set_gate(&gate_);
+}
 
-void WebListener::configure(const std::vector<std::string>& origins, double timeout, size_t max_pending)
+void WebListener::configure(const std::vector<std::string>& origins, double timeout, size_t max_pending,
+                            const ProxyConfig& proxy)
 {
     origins_ = origins;
     http_.set_limits(timeout, max_pending);
+    gate_.configure(proxy);
+}
+
+// The client's ADDR: the peer's, or, from a trusted proxy, the one its forwarding fields
+// name (the port, unless Forwarded gives one, is the proxy's: ADDRs stay unique).
+std::string WebListener::client_address(const HttpServer::Exchange& ex, const HttpRequest& req) const
+{
+    IpAddress ip;
+    if (gate_.trusted().empty() || !parse_ip_of_addr(ex.peer(), ip) || !gate_.trusted().contains(ip))
+        return ex.peer();
+    uint16_t port = 0;
+    std::string_view p = std::string_view(ex.peer()).substr(ex.peer().rfind(':') + 1);
+    std::from_chars(p.data(), p.data() + p.size(), port);
+    std::string forwarded = forwarded_client(req, gate_.trusted(), port);
+    return forwarded.empty() ? ex.peer() : forwarded;
 }
 
 void WebListener::respond(HttpServer::Exchange& ex, const HttpRequest& req)
@@ -67,8 +93,9 @@ void WebListener::respond(HttpServer::Exchange& ex, const HttpRequest& req)
     } else if (req.path == "/ws") {
         UpgradeVerdict v = check_upgrade(req, origins_, false);
         if (v.status == 0) {
+            std::string addr = client_address(ex, req);
             auto [fd, rest] = ex.hand_over();
-            upgraded_(fd, ex.peer(), std::move(rest), upgrade_response(v.accept));
+            upgraded_(fd, std::move(addr), std::move(rest), upgrade_response(v.accept));
             return;
         }
         r.status = v.status;

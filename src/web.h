@@ -3,7 +3,9 @@
 // socket; one per [websocket] listen address.
 #pragma once
 
+#include "config.h"
 #include "http_server.h"
+#include "proxy_gate.h"
 
 #include <functional>
 #include <string>
@@ -15,7 +17,8 @@ public:
     // and the 101 answer that must be its first output.
     using Upgraded = std::function<void(int fd, std::string peer, std::string rest, std::string response)>;
 
-    WebListener(Io& io, Upgraded upgraded);
+    // proxy_rejections counts connections from trusted proxies closed for their header.
+    WebListener(Io& io, uint64_t& proxy_rejections, Upgraded upgraded);
 
     bool open(const std::string& configured, const ListenAddress& where, std::string& err)
     {
@@ -23,17 +26,20 @@ public:
     }
     const std::string& address() const { return http_.address(); }
     const std::string& configured() const { return http_.configured(); }
-    // The allow-list of Origins ([websocket] origins), and the limits of a request (the
-    // time to send it, and pending requests at once); from now on.
-    void configure(const std::vector<std::string>& origins, double timeout, size_t max_pending);
+    // The allow-list of Origins ([websocket] origins), the limits of a request (the time
+    // to send it, and pending requests at once), and the trusted proxies; from now on.
+    void configure(const std::vector<std::string>& origins, double timeout, size_t max_pending,
+                   const ProxyConfig& proxy);
     uint64_t exhaustions() const { return http_.exhaustions(); }
 
 private:
     void respond(HttpServer::Exchange& ex, const HttpRequest& req) override;
+    std::string client_address(const HttpServer::Exchange& ex, const HttpRequest& req) const;
 
     Upgraded upgraded_;
     std::vector<std::string> origins_;
-    HttpServer http_;
+    ProxyGate gate_;
+    HttpServer http_;  // after gate_: destroyed first, so the gate passes nothing to it
 };
 
 // The chat page, and the Content-Security-Policy that allows its inline script and style

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <fstream>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -232,7 +233,8 @@ static std::string go_format(const sockaddr_storage& ss)
     return "[" + std::string(host) + "]:" + std::to_string(ntohs(sa->sin6_port));
 }
 
-std::unique_ptr<Conn> Conn::connect(const std::string& host, uint16_t port, int rcvbuf, double timeout)
+std::unique_ptr<Conn> Conn::connect(const std::string& host, uint16_t port, int rcvbuf, double timeout,
+                                    const std::string& source)
 {
     sockaddr_storage ss{};
     socklen_t len;
@@ -265,6 +267,15 @@ std::unique_ptr<Conn> Conn::connect(const std::string& host, uint16_t port, int 
     c->fd_ = fd;
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (!source.empty()) {
+        sockaddr_storage from{};
+        from.ss_family = ss.ss_family;
+        void* where = ss.ss_family == AF_INET6 ? static_cast<void*>(&reinterpret_cast<sockaddr_in6*>(&from)->sin6_addr)
+                                                : static_cast<void*>(&reinterpret_cast<sockaddr_in*>(&from)->sin_addr);
+        if (inet_pton(ss.ss_family, source.c_str(), where) != 1 ||
+            bind(fd, reinterpret_cast<sockaddr*>(&from), len) != 0)
+            return nullptr;
+    }
     if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
         if (errno != EINPROGRESS)
             return nullptr;
@@ -746,13 +757,85 @@ bool Server::maps_contain(const std::string& what) const
     return proc_file(pid_, "maps").find(what) != std::string::npos;
 }
 
+std::string front()
+{
+    const char* f = getenv("EVCHAT_FRONT");
+    return f ? f : "";
+}
+
+std::string haproxy_bin()
+{
+    for (const char* p : {"/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"})
+        if (executable(p))
+            return p;
+    return "";
+}
+
+namespace {
+
+// Whether a socket listens on 127.0.0.1:port, from /proc/net/tcp: asked without
+// connecting, since a connection through a balancer would be a client of the server.
+bool listening_on(uint16_t port)
+{
+    std::ifstream f("/proc/net/tcp");
+    char want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    for (std::string line; std::getline(f, line);)
+        if (line.find(want) != std::string::npos && line.find(" 0A ") != std::string::npos)
+            return true;
+    return false;
+}
+
+// With EVCHAT_FRONT, a balancer in front of s's first address, 127.0.0.1 (tests of IPv6
+// peers stay direct); clients connect to it.
+void put_balancer_in_front(Server& s)
+{
+    std::string mode = front();
+    REQUIRE_MESSAGE((mode == "haproxy-v1" || mode == "haproxy-v2"), "EVCHAT_FRONT is haproxy-v1 or haproxy-v2");
+    uint16_t port = free_port();
+    s.balancer = start_haproxy("frontend chat\n  bind 127.0.0.1:" + std::to_string(port) +
+                                   "\n  default_backend evchat\nbackend evchat\n  server evchat 127.0.0.1:" +
+                                   std::to_string(s.port()) + (mode == "haproxy-v1" ? " send-proxy\n" : " send-proxy-v2\n"),
+                               {port});
+    REQUIRE_MESSAGE(s.balancer, "EVCHAT_FRONT: haproxy is not installed");
+    s.endpoints[0].port = port;
+}
+
+}  // namespace
+
+std::unique_ptr<Server> start_haproxy(const std::string& config, const std::vector<uint16_t>& ports)
+{
+    std::string bin = haproxy_bin();
+    if (bin.empty())
+        return nullptr;
+    auto file = std::make_unique<TempFile>("global\n  maxconn 4000\ndefaults\n  mode tcp\n  timeout connect 5s\n"
+                                           "  timeout client 1h\n  timeout server 1h\n  timeout tunnel 1h\n" +
+                                               config,
+                                           ".cfg");
+    std::unique_ptr<Server> h(new Server({bin, "-db", "-f", file->path()}));
+    h->config = std::move(file);
+    double deadline = now() + kTimeout;
+    for (uint16_t p : ports)
+        while (!listening_on(p)) {
+            REQUIRE_MESSAGE((h->running() && now() < deadline), "haproxy did not listen on " << p << ":\n"
+                                                                                             << h->output_tail());
+            poll(nullptr, 0, 10);  // /proc cannot be waited on
+        }
+    return h;
+}
+
 std::unique_ptr<Server> start_evchat(const ServerOptions& opts)
 {
     std::vector<std::string> argv{evchat_bin()};
     REQUIRE_MESSAGE(executable(argv[0]), "server binary not found: " << argv[0] << " (set EVCHAT_BIN)");
     std::unique_ptr<TempFile> config;
-    if (!opts.config.empty()) {
-        config.reset(new TempFile(opts.config));
+    // Behind a balancer, evchat trusts it (a [proxy] of the test's own wins).
+    bool fronted = !front().empty() && !opts.listen.empty() && opts.listen[0].rfind("127.0.0.1:", 0) == 0;
+    std::string text = opts.config;
+    if (fronted && text.find("[proxy]") == std::string::npos)
+        text += "\n[proxy]\ntrusted = [\"127.0.0.1\"]\n";
+    if (!text.empty()) {
+        config.reset(new TempFile(text));
         argv.push_back("--config");
         argv.push_back(config->path());
     }
@@ -764,6 +847,8 @@ std::unique_ptr<Server> start_evchat(const ServerOptions& opts)
     s->config = std::move(config);
     bool ok = s->wait_listening(opts.listen.size());
     REQUIRE_MESSAGE(ok, "evchat did not report listening; output:\n" << s->output_tail());
+    if (fronted)
+        put_balancer_in_front(*s);
     return s;
 }
 

@@ -53,9 +53,11 @@ private:
 class Conn {
 public:
     // Connects to host:port (numeric IPv4 or IPv6 without brackets). rcvbuf > 0 sets
-    // SO_RCVBUF before connecting. Returns nullptr on failure (errno is kept).
+    // SO_RCVBUF before connecting; source (numeric, same family) binds the local address
+    // first, e.g. "127.0.0.2" to be another client host. Returns nullptr on failure (errno
+    // is kept).
     static std::unique_ptr<Conn> connect(const std::string& host, uint16_t port, int rcvbuf = 0,
-                                         double timeout = kTimeout);
+                                         double timeout = kTimeout, const std::string& source = "");
     ~Conn();
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -105,6 +107,11 @@ struct Endpoint {
     uint16_t port = 0;
 };
 
+// Whether the tests run with a load balancer in front of every evchat they start
+// (EVCHAT_FRONT=haproxy-v1 or haproxy-v2: HAProxy with send-proxy or send-proxy-v2, and
+// evchat trusting it), and which; "" for none.
+std::string front();
+
 struct ServerOptions {
     rlim_t nofile = 0;      // RLIMIT_NOFILE for the child, 0 = inherit
     std::string config;     // TOML text; non-empty => written to a temp file, passed as --config
@@ -142,6 +149,7 @@ public:
     bool maps_contain(const std::string& what) const;
 
     std::unique_ptr<TempFile> config;   // kept alive for the server's life
+    std::unique_ptr<Server> balancer;   // EVCHAT_FRONT: the HAProxy in front, endpoints[0] its
     std::unique_ptr<Conn> sentinel;     // gochat only: an idle member that keeps it known-up
 
 private:
@@ -159,6 +167,12 @@ std::unique_ptr<Server> start_evchat(const ServerOptions& opts = {});
 void stop_evchat(Server& s);
 // Starts the Go reference on a free loopback port; nullptr if GOCHAT_BIN is unavailable.
 std::unique_ptr<Server> start_gochat();
+// haproxy's path, or "" if it is not installed.
+std::string haproxy_bin();
+// Starts HAProxy in the foreground with config text (its "global" and "defaults" sections
+// are added: no daemon, generous timeouts) and waits until each of ports is listening;
+// nullptr if haproxy is not installed.
+std::unique_ptr<Server> start_haproxy(const std::string& config, const std::vector<uint16_t>& ports);
 // A loopback TCP port that was free a moment ago (bound to port 0, then closed).
 uint16_t free_port();
 // redis-server's path, or "" if it is not installed.

@@ -341,8 +341,10 @@ TEST_CASE("slow consumer, drop: the non-reader skips to a line boundary and stay
     CHECK(P.read_line() == pa + ": after the flood");
     CHECK(O.read_line() == pa + ": after the flood");
 
-    // S now reads: whole lines of P, increasing, with lines missing; then it talks.
+    // S now reads: whole lines of P, increasing, with lines missing, each gap told by a
+    // notice of its exact size; then it talks.
     int received = 0, last = -1, gaps = 0;
+    long told = 0, told_in_all = 0;  // lines the notices since the last line said were skipped; in all
     std::string bad;
     bool s_after = false, s_heard = false, o_heard = false;
     Peer sp{&S};
@@ -350,6 +352,16 @@ TEST_CASE("slow consumer, drop: the non-reader skips to a line boundary and stay
     sp.on_line = [&](const std::string& line) {
         if (line == pa + ": after the flood" && !s_after && !s_heard) {
             s_after = true;
+            told = 0;
+            return;
+        }
+        if (line.rfind("notice: ", 0) == 0) {
+            long skipped = atol(line.c_str() + 8);
+            if ((skipped <= 0 || line != "notice: " + std::to_string(skipped) + " lines skipped, you were too slow") &&
+                bad.empty())
+                bad = "after line " + std::to_string(last) + ": " + escape(line);
+            told += skipped;
+            told_in_all += skipped;
             return;
         }
         if (line == s + ": still here") {
@@ -365,6 +377,10 @@ TEST_CASE("slow consumer, drop: the non-reader skips to a line boundary and stay
         }
         if (num != last + 1)
             gaps++;
+        if (num - last - 1 != told && bad.empty())  // each gap is told, exactly, just before it
+            bad = "line " + std::to_string(num) + " after line " + std::to_string(last) + " and notices of " +
+                  std::to_string(told);
+        told = 0;
         last = num;
         received++;
     };
@@ -386,6 +402,7 @@ TEST_CASE("slow consumer, drop: the non-reader skips to a line boundary and stay
     CHECK(o_heard);
     CHECK(received > 0);
     CHECK(received < n); // lines were dropped: a gap between whole lines, in order
+    CHECK(told_in_all == n - received + (s_after ? 0 : 1));  // every line P said: heard, or told of
     CHECK_FALSE(S.ended());
     stop_evchat(*srv);
 }

@@ -78,9 +78,10 @@ std::map<std::string, double> samples(const std::string& text)
     return out;
 }
 
-std::unique_ptr<WsConn> WsConn::connect(uint16_t port, const std::string& extra, Reply* refused, int rcvbuf)
+std::unique_ptr<WsConn> WsConn::connect(uint16_t port, const std::string& extra, Reply* refused, int rcvbuf,
+                                        const std::string& source)
 {
-    auto c = Conn::connect("127.0.0.1", port, rcvbuf);
+    auto c = Conn::connect("127.0.0.1", port, rcvbuf, kTimeout, source);
     REQUIRE(c);
     std::string request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -36,8 +36,9 @@ public:
     // CRLF). Returns the client once the answer is 101; otherwise nullptr, with the
     // answer in *refused if given. rcvbuf > 0 sets SO_RCVBUF (a reader the kernel cannot
     // hide the stall of).
+    // source: the local address to connect from, as for Conn::connect.
     static std::unique_ptr<WsConn> connect(uint16_t port, const std::string& extra = "", Reply* refused = nullptr,
-                                           int rcvbuf = 0);
+                                           int rcvbuf = 0, const std::string& source = "");
 
     Conn& conn() { return *conn_; }
     const std::string& addr() const { return conn_->addr(); }
