@@ -111,10 +111,8 @@ void Connection::on_read(struct ev_loop*, ev_io* w, int)
 void Connection::on_write(struct ev_loop*, ev_io* w, int)
 {
     auto* self = static_cast<Connection*>(w->data);
-    if (self->read_wants_write_) {
-        self->read_wants_write_ = false;
-        self->read_input();
-    }
+    if (self->read_wants_write_)
+        self->read_input();  // the read says again what it waits for, or waits for its turn
     self->flush();
 }
 
@@ -183,7 +181,6 @@ void Connection::read_input()
 void Connection::read_tls(char* buf, size_t want)
 {
     TlsSession& tls = *socket_.tls();
-    read_wants_write_ = false;
     TlsSession::Result r = tls.read(buf, want);
     read_wants_write_ = r.wait == TlsSession::Wait::writable;
     bool secured = !handshake_done_ && tls.handshake_done();
