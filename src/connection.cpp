@@ -37,6 +37,8 @@ Io::~Io()
     ev_idle_stop(loop, &next_w_);
 }
 
+// Connections are destroyed only by their owners' sweeps, after the callbacks (never in
+// on_next's walk), and forget themselves first.
 void Io::read_next(Connection& c)
 {
     next_.push_back(&c);
@@ -48,13 +50,27 @@ void Io::forget(Connection& c)
     next_.erase(std::remove(next_.begin(), next_.end(), &c), next_.end());
 }
 
+bool Io::take_step()
+{
+    constexpr double budget = 0.002;
+    unsigned now = ev_iteration(loop);
+    if (now != step_iteration_) {
+        step_iteration_ = now;
+        stepped_ = false;
+    }
+    // ev_now is when the loop woke: the iteration has run since then.
+    if (stepped_ && ev_time() - ev_now(loop) > budget)
+        return false;
+    stepped_ = true;
+    return true;
+}
+
 void Io::on_next(struct ev_loop* loop, ev_idle* w, int)
 {
     auto* self = static_cast<Io*>(w->data);
     std::vector<Connection*> now;
-    now.swap(self->next_);  // reads now may ask for the next iteration again
-    if (self->next_.empty())
-        ev_idle_stop(loop, w);
+    now.swap(self->next_);
+    ev_idle_stop(loop, w);  // a read now that asks for the next iteration starts it again
     for (Connection* c : now)
         c->read_again();
 }
@@ -111,7 +127,7 @@ void Connection::on_read(struct ev_loop*, ev_io* w, int)
 void Connection::on_write(struct ev_loop*, ev_io* w, int)
 {
     auto* self = static_cast<Connection*>(w->data);
-    if (self->read_wants_write_)
+    if (self->read_wants_write_ && self->wants_read())
         self->read_input();  // the read says again what it waits for, or waits for its turn
     self->flush();
 }
@@ -119,8 +135,10 @@ void Connection::on_write(struct ev_loop*, ev_io* w, int)
 void Connection::read_again()
 {
     read_next_ = false;
-    if (ev_is_active(&read_w_))
+    if (wants_read())
         read_input();
+    else
+        update_interest();
 }
 
 void Connection::on_timer(struct ev_loop*, ev_timer* w, int)
@@ -150,8 +168,12 @@ void Connection::read_input()
 {
     char* buf = io_.buffer.get();
     size_t want = state_ == State::open ? read_size() : Io::buffer_size;
-    if (want == 0)
-        return;  // not in this iteration: a socket still readable is reported again
+    if (want == 0) {
+        // Not in this iteration: a readable socket says so again, and input inside the
+        // session is put off to the next iteration.
+        update_interest();
+        return;
+    }
     if (state_ == State::open && socket_.tls()) {
         read_tls(buf, want);
         return;
@@ -256,8 +278,10 @@ void Connection::flush()
                 close_now("write error");
             return;
         }
-        out_.consume(w.bytes);
-        written(w.bytes);
+        if (w.bytes > 0) {
+            out_.consume(w.bytes);
+            written(w.bytes);
+        }
         write_blocked_ = w.blocked;
         if (write_blocked_)
             break;
@@ -317,26 +341,32 @@ void Connection::close_now(const char* why)
     closed_now();
 }
 
-// The one place that decides which watchers run. Open, the subclass says whether it
-// takes input; closing, input is read only to be discarded until it ends.
+// The one place that decides which watchers run.
 void Connection::update_interest()
 {
-    bool want_read = false;
-    if (state_ == State::open)
-        want_read = !input_ended_ && wants_input();
-    else if (state_ == State::closing)
-        want_read = !input_ended_;
+    bool want_read = wants_read();
     // A backlog skipped (the drop policy) may leave nothing to wait for.
     if (write_blocked_ && !owes_output())
         write_blocked_ = false;
-    bool want_write = state_ != State::closed && (write_blocked_ || read_wants_write_ || notify_blocked_);
-    set_active(io_.loop, &read_w_, want_read);
-    set_active(io_.loop, &write_w_, want_write);
-    // Records OpenSSL read ahead announce themselves by no readiness of the socket; they
-    // are read in the next iteration, as a socket's next read would be.
+    // Input OpenSSL read ahead (or was given before the handshake) is announced by no
+    // readiness of the socket: it is read in the next iteration instead, as the socket's
+    // next read would be, and in that iteration it is this connection's one read.
     if (want_read && !read_next_ && state_ == State::open && socket_.tls() && socket_.tls()->buffered()) {
         read_next_ = true;
         io_.read_next(*this);
     }
+    bool want_write =
+        state_ != State::closed && (write_blocked_ || notify_blocked_ || (read_wants_write_ && want_read));
+    set_active(io_.loop, &read_w_, want_read && !read_next_);
+    set_active(io_.loop, &write_w_, want_write);
     assert(state_ != State::closed || (!ev_is_active(&read_w_) && !ev_is_active(&write_w_)));
+}
+
+// Open, the subclass says whether it takes input; closing, input is read only to be
+// discarded until it ends.
+bool Connection::wants_read() const
+{
+    if (state_ == State::open)
+        return !input_ended_ && wants_input();
+    return state_ == State::closing && !input_ended_;
 }

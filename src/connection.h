@@ -31,6 +31,12 @@ public:
     void read_next(Connection& c);
     // c is going away: it reads no more.
     void forget(Connection& c);
+    // Whether a step of work that can wait (a TLS handshake's) may run now: at least one
+    // in each loop iteration, then more only until the iteration has run for 2 ms. The
+    // steps put off wait for the next iteration, which comes at once (their sockets are
+    // still readable, or their input is in the read_next list), having served everyone
+    // else in between.
+    bool take_step();
 
     struct ev_loop* const loop;
     Log& log;
@@ -41,6 +47,8 @@ private:
 
     std::vector<Connection*> next_;
     ev_idle next_w_;
+    unsigned step_iteration_ = 0;  // the loop iteration of the last step taken
+    bool stepped_ = false;         // whether a step was taken in it
 };
 
 // A connected socket and, over TLS, its session: what passes from one owner to the next (a
@@ -146,6 +154,7 @@ private:
     void read_tls(char* buf, size_t want);
     Written write_some(const iovec* iov, size_t count);
     bool owes_output() const { return out_.pending() > 0 || (socket_.tls() && socket_.tls()->held()); }
+    bool wants_read() const;
     void finish_closing();
 
     Io& io_;

@@ -197,14 +197,16 @@ bool Server::bind_all(const Config& next, std::string& err)
     std::vector<std::unique_ptr<Listener>> tls;
     std::vector<std::unique_ptr<WebListener>> web;
     std::unique_ptr<Admin> admin;
-    auto open_chat = [&](const std::string& text, const ListenAddress& where, std::string& e) {
-        auto l = std::make_unique<Listener>(loop_, log_, [this](int fd, const sockaddr* peer) { accept_client(fd, peer); });
-        return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
+    // A chat listener whose accepted sockets go to accept (plain or TLS).
+    auto opener = [&](void (Server::*accept)(int, const sockaddr*)) {
+        return [&, accept](const std::string& text, const ListenAddress& where, std::string& e) {
+            auto l = std::make_unique<Listener>(loop_, log_,
+                                                [this, accept](int fd, const sockaddr* peer) { (this->*accept)(fd, peer); });
+            return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
+        };
     };
-    auto open_tls = [&](const std::string& text, const ListenAddress& where, std::string& e) {
-        auto l = std::make_unique<Listener>(loop_, log_, [this](int fd, const sockaddr* peer) { accept_tls(fd, peer); });
-        return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
-    };
+    auto open_chat = opener(&Server::accept_client);
+    auto open_tls = opener(&Server::accept_tls);
     auto open_web = [&](const std::string& text, const ListenAddress& where, std::string& e) {
         auto l = std::make_unique<WebListener>(
             io_, stats_.refused_proxy, stats_.tls_handshakes,
@@ -219,10 +221,9 @@ bool Server::bind_all(const Config& next, std::string& err)
         return false;
     closed_exhaustions_ += replace(listeners_, next.server.listen, std::move(chat), log_, "");
     closed_exhaustions_ += replace(tls_listeners_, next.tls.listen, std::move(tls), log_, "tls ");
-    for (auto& l : listeners_)
-        l->set_backlog(next.server.backlog);
-    for (auto& l : tls_listeners_)
-        l->set_backlog(next.server.backlog);
+    for (auto* group : {&listeners_, &tls_listeners_})
+        for (auto& l : *group)
+            l->set_backlog(next.server.backlog);
     closed_exhaustions_ += replace(web_, next.websocket.listen, std::move(web), log_, "web ");
     install_admin(next, std::move(admin));
     return true;
@@ -333,13 +334,7 @@ std::string Server::metrics_text()
 {
     MetricsSnapshot s;
     s.stats = stats_;
-    s.refused_fd_limit = closed_exhaustions_;
-    for (auto& l : listeners_)
-        s.refused_fd_limit += l->exhaustions();
-    for (auto& l : tls_listeners_)
-        s.refused_fd_limit += l->exhaustions();
-    for (auto& w : web_)
-        s.refused_fd_limit += w->exhaustions();
+    s.refused_fd_limit = closed_exhaustions_ + open_exhaustions();
     s.lines_said = room_.lines_said();
     s.deliveries = room_.deliveries();
     for (auto& c : clients_)
@@ -355,6 +350,18 @@ std::string Server::metrics_text()
         s.log_bytes += history->bytes_held();
     s.process = read_process_figures();
     return format_metrics(s);
+}
+
+// Failed accepts of the listeners open now (chat, TLS and web).
+uint64_t Server::open_exhaustions() const
+{
+    uint64_t n = 0;
+    for (auto* group : {&listeners_, &tls_listeners_})
+        for (auto& l : *group)
+            n += l->exhaustions();
+    for (auto& w : web_)
+        n += w->exhaustions();
+    return n;
 }
 
 // Healthy while a chat client that connects now would be served.
@@ -598,12 +605,7 @@ void Server::shutdown()
     closing_ = true;
     log_.write(LogLevel::info, "shutting down: %zu clients, flushing for up to %g s",
                clients_.size(), config_.server.shutdown_grace);
-    for (auto& l : listeners_)
-        closed_exhaustions_ += l->exhaustions();
-    for (auto& w : web_)
-        closed_exhaustions_ += w->exhaustions();
-    for (auto& l : tls_listeners_)
-        closed_exhaustions_ += l->exhaustions();
+    closed_exhaustions_ += open_exhaustions();
     listeners_.clear();  // the admin listener stays: /healthz says "shutting down"
     tls_listeners_.clear();
     web_.clear();

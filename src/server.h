@@ -87,6 +87,7 @@ private:
     void input_changed();
     std::string metrics_text();
     std::string unhealthy_reason() const;
+    uint64_t open_exhaustions() const;
     void backlog_totals(uint64_t& total, uint64_t& largest) const;
 
     struct ev_loop* loop_;

@@ -16,16 +16,6 @@
 
 namespace {
 
-// The first error queued is the cause ("no start line"); later ones only say where it
-// surfaced ("PEM lib").
-std::string openssl_reason()
-{
-    unsigned long e = ERR_peek_error();
-    const char* reason = e ? ERR_reason_error_string(e) : nullptr;
-    ERR_clear_error();
-    return reason ? reason : "unknown OpenSSL error";
-}
-
 // The text of a PEM file, read here rather than by OpenSSL: its message for a missing file
 // is "system lib", and a path that names a FIFO or a device must not block the loop (a
 // reload reads it) or --check-config.
@@ -79,15 +69,16 @@ bool use_chain(SSL_CTX* ctx, const std::string& pem)
 
 // The sessions' transport: the socket, but first the bytes a PROXY header's reader took
 // past the header (the beginning of the handshake). One BIO for both keeps one code path.
-struct Transport {
+struct SocketBio {
     int fd;
     std::string early;
     size_t early_read = 0;
+    bool eof = false;  // read() said so: OpenSSL asks (BIO_CTRL_EOF) to tell EOF from an error
 };
 
-int transport_read(BIO* b, char* out, int len)
+int socket_bio_read(BIO* b, char* out, int len)
 {
-    auto* t = static_cast<Transport*>(BIO_get_data(b));
+    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
     BIO_clear_retry_flags(b);
     if (t->early_read < t->early.size()) {
         size_t n = std::min(static_cast<size_t>(len), t->early.size() - t->early_read);
@@ -100,12 +91,13 @@ int transport_read(BIO* b, char* out, int len)
     ssize_t n = read(t->fd, out, static_cast<size_t>(len));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         BIO_set_retry_read(b);
+    t->eof = n == 0;
     return static_cast<int>(n);
 }
 
-int transport_write(BIO* b, const char* in, int len)
+int socket_bio_write(BIO* b, const char* in, int len)
 {
-    auto* t = static_cast<Transport*>(BIO_get_data(b));
+    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
     BIO_clear_retry_flags(b);
     ssize_t n = write(t->fd, in, static_cast<size_t>(len));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -113,31 +105,32 @@ int transport_write(BIO* b, const char* in, int len)
     return static_cast<int>(n);
 }
 
-long transport_ctrl(BIO* b, int cmd, long, void*)
+long socket_bio_ctrl(BIO* b, int cmd, long, void*)
 {
-    auto* t = static_cast<Transport*>(BIO_get_data(b));
+    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
     switch (cmd) {
     case BIO_CTRL_FLUSH: return 1;  // writes are unbuffered
     case BIO_CTRL_PENDING: return static_cast<long>(t->early.size() - t->early_read);
+    case BIO_CTRL_EOF: return t->eof;
     default: return 0;
     }
 }
 
-int transport_destroy(BIO* b)
+int socket_bio_destroy(BIO* b)
 {
-    delete static_cast<Transport*>(BIO_get_data(b));
+    delete static_cast<SocketBio*>(BIO_get_data(b));
     BIO_set_data(b, nullptr);
     return 1;
 }
 
-BIO_METHOD* transport_method()
+BIO_METHOD* socket_bio_method()
 {
     static BIO_METHOD* const method = [] {
         BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "evchat socket");
-        BIO_meth_set_read(m, transport_read);
-        BIO_meth_set_write(m, transport_write);
-        BIO_meth_set_ctrl(m, transport_ctrl);
-        BIO_meth_set_destroy(m, transport_destroy);
+        BIO_meth_set_read(m, socket_bio_read);
+        BIO_meth_set_write(m, socket_bio_write);
+        BIO_meth_set_ctrl(m, socket_bio_ctrl);
+        BIO_meth_set_destroy(m, socket_bio_destroy);
         return m;
     }();
     return method;
@@ -151,7 +144,7 @@ std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::strin
     std::unique_ptr<TlsContext> c(new TlsContext(SSL_CTX_new(TLS_server_method())));
     SSL_CTX* ctx = c->ctx_;
     if (!ctx) {
-        err = "cannot make a TLS context: " + openssl_reason();
+        err = "cannot make a TLS context: " + openssl_reason("unknown OpenSSL error");
         culprit = Culprit::cert;
         return nullptr;
     }
@@ -173,12 +166,12 @@ std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::strin
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
     if (!config.ciphers.empty() && !SSL_CTX_set_cipher_list(ctx, config.ciphers.c_str())) {
-        err = "ciphers \"" + config.ciphers + "\": " + openssl_reason();
+        err = "ciphers \"" + config.ciphers + "\": " + openssl_reason("unknown OpenSSL error");
         culprit = Culprit::ciphers;
         return nullptr;
     }
     if (!config.ciphersuites.empty() && !SSL_CTX_set_ciphersuites(ctx, config.ciphersuites.c_str())) {
-        err = "ciphersuites \"" + config.ciphersuites + "\": " + openssl_reason();
+        err = "ciphersuites \"" + config.ciphersuites + "\": " + openssl_reason("unknown OpenSSL error");
         culprit = Culprit::ciphersuites;
         return nullptr;
     }
@@ -187,7 +180,7 @@ std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::strin
     if (!read_pem(config.cert, "cert", pem, err))
         return nullptr;
     if (!use_chain(ctx, pem)) {
-        err = "cert " + config.cert + ": not a PEM certificate chain (" + openssl_reason() + ")";
+        err = "cert " + config.cert + ": not a PEM certificate chain (" + openssl_reason("unknown OpenSSL error") + ")";
         return nullptr;
     }
     culprit = Culprit::key;
@@ -200,7 +193,7 @@ std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::strin
     }
     OPENSSL_cleanse(pem.data(), pem.size());
     if (!key) {
-        err = "key " + config.key + ": not a PEM private key (" + openssl_reason() + ")";
+        err = "key " + config.key + ": not a PEM private key (" + openssl_reason("unknown OpenSSL error") + ")";
         return nullptr;
     }
     X509* cert = SSL_CTX_get0_certificate(ctx);
@@ -235,7 +228,7 @@ TlsContext::~TlsContext()
 std::unique_ptr<TlsSession> TlsContext::session(int fd, std::string early) const
 {
     SSL* ssl = SSL_new(ctx_);
-    BIO* bio = BIO_new(transport_method());
+    BIO* bio = BIO_new(socket_bio_method());
     if (!ssl || !bio) {
         SSL_free(ssl);
         BIO_free(bio);
@@ -243,7 +236,7 @@ std::unique_ptr<TlsSession> TlsContext::session(int fd, std::string early) const
         return nullptr;
     }
     bool has_early = !early.empty();
-    BIO_set_data(bio, new Transport{fd, std::move(early)});
+    BIO_set_data(bio, new SocketBio{fd, std::move(early)});
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl, bio, bio);
     SSL_set_accept_state(ssl);

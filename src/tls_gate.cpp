@@ -19,9 +19,10 @@ private:
     friend class TlsGate;
 
     // Plaintext comes only with the handshake's end, in the read that ends it; a record's
-    // worth is read here, the rest stays in the session for the next owner. Nothing, when
-    // the handshakes have had their share of this iteration.
-    size_t read_size() override { return gate_.may_step() ? 16 * 1024 : 0; }
+    // worth is read here, the rest stays in the session for the next owner. A step costs
+    // up to a millisecond of CPU (the key exchange, the signature), and a storm makes
+    // hundreds ready at once: each waits for its turn (Io::take_step).
+    size_t read_size() override { return io().take_step() ? 16 * 1024 : 0; }
     bool wants_input() const override { return true; }
     void received(const char* data, size_t n) override { rest_.append(data, n); }
     void handshake_done() override
@@ -76,25 +77,6 @@ void TlsGate::hold(Socket plain, std::string addr, std::string early)
     }
     plain.attach(std::move(session));
     held_.add(std::make_unique<Handshake>(*this, std::move(plain), std::move(addr)));
-}
-
-// A handshake's step costs up to a millisecond of CPU (the key exchange, the signature),
-// and a storm of them makes every socket of the storm ready at once. Each iteration takes
-// steps until it has run for step_budget (at least one step), and leaves the others for
-// the next: their sockets are still readable, so the loop comes back at once, having
-// served everyone else in between.
-bool TlsGate::may_step()
-{
-    constexpr double step_budget = 0.002;
-    unsigned now = ev_iteration(io_.loop);
-    if (now != iteration_) {
-        iteration_ = now;
-        stepped_ = false;
-    }
-    if (stepped_ && ev_time() - ev_now(io_.loop) > step_budget)
-        return false;
-    stepped_ = true;
-    return true;
 }
 
 // Never entered the room, so nothing is said of it there; the reason is for the operator.

@@ -37,7 +37,6 @@ private:
     class Handshake;
 
     void fail(Handshake& h, uint64_t& count, const char* why);
-    bool may_step();
 
     Io& io_;
     TlsHandshakes& counts_;
@@ -45,7 +44,5 @@ private:
     const TlsContext* context_ = nullptr;
     double timeout_ = 10.0;
     size_t max_pending_ = 10000;
-    unsigned iteration_ = 0;  // the loop iteration of the last step
-    bool stepped_ = false;    // a step was taken in it
     Held<Handshake> held_;
 };

@@ -9,24 +9,29 @@
 
 namespace {
 
-// A record's largest plaintext: each write call hands OpenSSL at most one record, so
-// that a record the socket did not take is exactly one call's bytes (see held_).
+// The most plaintext one record holds: what one write call offers OpenSSL at most.
 constexpr size_t record_size = SSL3_RT_MAX_PLAIN_LENGTH;
 
-std::string openssl_error(const char* fallback)
+// OpenSSL's error queue is per thread: a stale entry from another connection would make
+// SSL_get_error misreport this one, hence the clear before every call; errno is cleared
+// so that an EOF (SSL_ERROR_SYSCALL with errno 0) is told apart from an error.
+template <class Call>
+int fresh(Call call)
 {
-    unsigned long e = ERR_get_error();
-    if (e == 0)
-        return fallback;
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    // "error:0A00010B:SSL routines::wrong version number": the reason is what a reader needs.
-    const char* reason = ERR_reason_error_string(e);
     ERR_clear_error();
-    return reason ? reason : buf;
+    errno = 0;
+    return call();
 }
 
 }  // namespace
+
+std::string openssl_reason(const char* fallback)
+{
+    unsigned long e = ERR_peek_error();
+    const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+    ERR_clear_error();
+    return reason ? reason : fallback;
+}
 
 TlsSession::TlsSession(SSL* ssl, bool early) : ssl_(ssl), unread_(early) {}
 
@@ -35,8 +40,6 @@ TlsSession::~TlsSession()
     SSL_free(ssl_);
 }
 
-// OpenSSL's error queue is per thread: a stale entry from another connection would make
-// SSL_get_error misreport this one, hence the clear before every call.
 TlsSession::Result TlsSession::outcome(int ret, Result r)
 {
     switch (SSL_get_error(ssl_, ret)) {
@@ -54,7 +57,7 @@ TlsSession::Result TlsSession::outcome(int ret, Result r)
         }
         break;
     default:
-        why_ = openssl_error("TLS error");
+        why_ = openssl_reason("TLS error");
         r.failed = true;
         break;
     }
@@ -68,9 +71,7 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
     unread_ = false;
     while (r.bytes < n) {
         size_t got = 0;
-        ERR_clear_error();
-        errno = 0;
-        int ret = SSL_read_ex(ssl_, buf + r.bytes, n - r.bytes, &got);
+        int ret = fresh([&] { return SSL_read_ex(ssl_, buf + r.bytes, n - r.bytes, &got); });
         if (ret <= 0)
             return outcome(ret, r);
         r.bytes += got;
@@ -79,17 +80,43 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
     return r;
 }
 
+// Writes from p until done, or until the socket or the session stops it: then what is left
+// of p is held, to be offered again first (OpenSSL may have made a record of part of it,
+// and a retry must offer at least those bytes again).
+TlsSession::Result TlsSession::write_out(const char* p, size_t n, Result r)
+{
+    while (n > 0) {
+        size_t done = 0;
+        int ret = fresh([&] { return SSL_write_ex(ssl_, p, n, &done); });
+        if (ret <= 0) {
+            r = outcome(ret, r);
+            if (r.wait == Wait::readable) {
+                // A write that must first read (a renegotiation, which is refused, or a
+                // message split across records) would spin on a writable socket: the
+                // session is given up rather than left to wait on the wrong side.
+                why_ = "a write waits for the peer's input";
+                r.wait = Wait::none;
+                r.failed = true;
+            } else if (r.wait == Wait::writable) {
+                held_.assign(p, n);
+            }
+            return r;
+        }
+        p += done;
+        n -= done;  // a peer that asked for short records (max_fragment_length) gets several
+    }
+    return r;
+}
+
 TlsSession::Result TlsSession::write(const iovec* iov, size_t count)
 {
     Result r;
     if (!held_.empty()) {
-        size_t done = 0;
-        ERR_clear_error();
-        errno = 0;
-        int ret = SSL_write_ex(ssl_, held_.data(), held_.size(), &done);
-        if (ret <= 0)
-            return outcome(ret, r);
-        std::string().swap(held_);  // an idle connection holds no buffer
+        std::string held;
+        held.swap(held_);  // an idle connection keeps no buffer
+        r = write_out(held.data(), held.size(), r);
+        if (r.wait != Wait::none || r.failed)
+            return r;
     }
     char record[record_size];
     size_t i = 0, offset = 0;
@@ -105,26 +132,10 @@ TlsSession::Result TlsSession::write(const iovec* iov, size_t count)
                 offset = 0;
             }
         }
-        size_t done = 0;
-        ERR_clear_error();
-        errno = 0;
-        int ret = SSL_write_ex(ssl_, record, len, &done);
-        if (ret <= 0) {
-            r = outcome(ret, r);
-            if (r.wait == Wait::readable) {
-                // Only a renegotiation makes a write wait for input, and it is refused
-                // (SSL_OP_NO_RENEGOTIATION): waiting for the socket to drain would spin.
-                why_ = "the peer asked to renegotiate";
-                r.wait = Wait::none;
-                r.failed = true;
-            } else if (r.wait == Wait::writable) {
-                // OpenSSL made the record and keeps it; the retry must offer the same bytes.
-                held_.assign(record, len);
-                r.bytes += len;
-            }
+        r.bytes += len;  // taken: written, or held
+        r = write_out(record, len, r);
+        if (r.wait != Wait::none || r.failed)
             return r;
-        }
-        r.bytes += done;
     }
     return r;
 }
@@ -138,8 +149,7 @@ bool TlsSession::close_notify()
 {
     if (!handshake_done())
         return true;  // nothing to close: the peer never got a session
-    ERR_clear_error();
-    int ret = SSL_shutdown(ssl_);
+    int ret = fresh([&] { return SSL_shutdown(ssl_); });
     bool blocked = ret < 0 && SSL_get_error(ssl_, ret) == SSL_ERROR_WANT_WRITE;
     ERR_clear_error();
     return !blocked;

@@ -9,6 +9,10 @@
 
 typedef struct ssl_st SSL;
 
+// The reason of the first error in OpenSSL's queue ("wrong version number", "no start
+// line"), or fallback; the queue is cleared.
+std::string openssl_reason(const char* fallback);
+
 class TlsSession {
 public:
     // What a read or write left to wait for.
@@ -30,9 +34,9 @@ public:
 
     // Up to n bytes of plaintext; while the handshake is unfinished, reading drives it.
     Result read(char* buf, size_t n);
-    // Encrypts what iov holds in full records and writes them. Its bytes count as taken
-    // once in a record, including a record the socket did not take yet: the session holds
-    // that one (held()) and writes it first next time.
+    // Encrypts what iov holds in records of up to 16 KiB and writes them. Bytes count as
+    // taken once offered to OpenSSL: what the socket did not take yet the session holds
+    // (held(), at most a record's worth) and writes first next time.
     Result write(const iovec* iov, size_t count);
     // Bytes of a record the socket has not taken yet.
     bool held() const { return !held_.empty(); }
@@ -51,6 +55,7 @@ public:
 
 private:
     Result outcome(int ret, Result r);
+    Result write_out(const char* p, size_t n, Result r);
 
     SSL* ssl_;
     std::string held_;  // a record's plaintext OpenSSL is still writing (empty: none)

@@ -33,13 +33,21 @@ int ms_until(double deadline)
 
 std::unique_ptr<TlsConn> TlsConn::connect(uint16_t port, const TlsOptions& o, std::string* why)
 {
-    std::unique_ptr<TlsConn> t(new TlsConn);
-    t->conn_ = Conn::connect("127.0.0.1", port, o.rcvbuf, kTimeout, o.source);
-    if (!t->conn_) {
+    std::unique_ptr<TlsConn> t = start(port, o);
+    if (!t) {
         if (why)
             *why = "connect failed";
         return nullptr;
     }
+    return t->finish(why) ? std::move(t) : nullptr;
+}
+
+std::unique_ptr<TlsConn> TlsConn::start(uint16_t port, const TlsOptions& o)
+{
+    std::unique_ptr<TlsConn> t(new TlsConn);
+    t->conn_ = Conn::connect("127.0.0.1", port, o.rcvbuf, kTimeout, o.source);
+    if (!t->conn_)
+        return nullptr;
     t->ctx_ = SSL_CTX_new(TLS_client_method());
     if (o.max_version) {
         SSL_CTX_set_security_level(t->ctx_, 0);  // let this client offer what evchat must refuse
@@ -50,28 +58,41 @@ std::unique_ptr<TlsConn> TlsConn::connect(uint16_t port, const TlsOptions& o, st
     SSL_set_bio(t->ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
     SSL_set_connect_state(t->ssl_);
     SSL_set_tlsext_host_name(t->ssl_, "localhost");
+    if (o.max_fragment) {
+        int code = o.max_fragment == 512 ? TLSEXT_max_fragment_length_512
+                   : o.max_fragment == 1024 ? TLSEXT_max_fragment_length_1024
+                   : o.max_fragment == 2048 ? TLSEXT_max_fragment_length_2048
+                                            : TLSEXT_max_fragment_length_4096;
+        SSL_set_tlsext_max_fragment_length(t->ssl_, code);
+    }
     t->prefix_ = o.prefix;
+    ERR_clear_error();
+    SSL_do_handshake(t->ssl_);  // the ClientHello, into the memory BIO
+    return t->pump_out() ? std::move(t) : nullptr;
+}
+
+bool TlsConn::finish(std::string* why)
+{
     double deadline = now() + kTimeout;
     for (;;) {
         ERR_clear_error();
-        int ret = SSL_do_handshake(t->ssl_);
-        if (!t->pump_out()) {
+        int ret = SSL_do_handshake(ssl_);
+        if (!pump_out()) {
             if (why)
                 *why = "send failed";
-            return nullptr;
+            return false;
         }
         if (ret == 1)
-            return t;
-        int err = SSL_get_error(t->ssl_, ret);
-        if (err != SSL_ERROR_WANT_READ) {
+            return true;
+        if (SSL_get_error(ssl_, ret) != SSL_ERROR_WANT_READ) {
             if (why)
                 *why = reason();
-            return nullptr;
+            return false;
         }
-        if (!t->pump_in(deadline)) {
+        if (!pump_in(deadline)) {
             if (why)
-                *why = t->eof_ ? "closed by the server" : "timed out";
-            return nullptr;
+                *why = eof_ ? "closed by the server" : "timed out";
+            return false;
         }
     }
 }

@@ -19,6 +19,7 @@ struct TlsOptions {
     int max_version = 0;  // e.g. TLS1_1_VERSION to offer nothing newer; 0: any
     std::string source;   // local address, as for Conn::connect
     int rcvbuf = 0;       // SO_RCVBUF, as for Conn::connect
+    int max_fragment = 0;  // ask for records of at most this many bytes (512, 1024, ...); 0: 16 KiB
 };
 
 class TlsConn {
@@ -26,6 +27,10 @@ public:
     // Connects to 127.0.0.1:port and finishes the handshake; nullptr on failure, with the
     // reason in *why if given. The server's certificate is not verified.
     static std::unique_ptr<TlsConn> connect(uint16_t port, const TlsOptions& options = {}, std::string* why = nullptr);
+    // The same in two halves, for many handshakes under way at once: start() connects and
+    // sends the first message (after the prefix); finish() does the rest.
+    static std::unique_ptr<TlsConn> start(uint16_t port, const TlsOptions& options = {});
+    bool finish(std::string* why = nullptr);
     ~TlsConn();
     TlsConn(const TlsConn&) = delete;
     TlsConn& operator=(const TlsConn&) = delete;

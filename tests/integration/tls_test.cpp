@@ -12,6 +12,7 @@
 #include <fstream>
 #include <openssl/ssl.h>
 #include <string>
+#include <vector>
 
 using namespace itest;
 
@@ -240,6 +241,50 @@ TEST_CASE("tls: from a trusted balancer, the PROXY header and the handshake may 
     o.prefix = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 " + std::to_string(s.tls_port) + "\r\n";
     auto A = s.tls(o);
     CHECK(A->read_line() == "You are 203.0.113.7:5555");
+    stop_evchat(*s.srv);
+}
+
+TEST_CASE("tls: a burst of handshakes after PROXY headers all finish, each header and ClientHello in one write")
+{
+    TlsServer s("handshake_timeout = 5.0\n[proxy]\ntrusted = [\"127.0.0.2\"]\n");
+    std::vector<std::unique_ptr<TlsConn>> burst;
+    for (int i = 0; i < 100; i++) {
+        TlsOptions o;
+        o.source = "127.0.0.2";
+        o.prefix = "PROXY TCP4 198.51.100." + std::to_string(i + 1) + " 127.0.0.1 4000 " +
+                   std::to_string(s.tls_port) + "\r\n";
+        burst.push_back(TlsConn::start(s.tls_port, o));
+        REQUIRE(burst.back());
+    }
+    for (size_t i = 0; i < burst.size(); i++) {
+        CAPTURE(i);
+        std::string why;
+        REQUIRE_MESSAGE(burst[i]->finish(&why), why);
+        CHECK(burst[i]->read_line() == "You are 198.51.100." + std::to_string(i + 1) + ":4000");
+    }
+    CHECK(metric(*s.srv, "evchat_tls_handshakes_total{result=\"ok\"}") == 100);
+    stop_evchat(*s.srv);
+}
+
+TEST_CASE("tls: a client that asks for 512-byte records gets every byte once, in order")
+{
+    TlsServer s("[room]\nhistory = 400\n");
+    auto B = s.tcp();
+    REQUIRE(B->read_line() == "History (0):");
+    std::string pad(140, '.');
+    for (int i = 0; i < 300; i++)
+        REQUIRE(B->send_all("L" + std::to_string(1000 + i) + pad + "\n"));
+    for (int i = 0; i < 300; i++)
+        REQUIRE(B->read_line() == B->addr() + ": L" + std::to_string(1000 + i) + pad);
+    TlsOptions small;
+    small.max_fragment = 512;
+    auto A = s.tls(small);
+    REQUIRE(A->read_line() == "You are " + A->addr());
+    REQUIRE(A->read_line() == "History (300):");
+    for (int i = 0; i < 300; i++)
+        REQUIRE(A->read_line() == B->addr() + ": L" + std::to_string(1000 + i) + pad);
+    REQUIRE(B->send_all("and live\n"));
+    CHECK(A->read_line() == B->addr() + ": and live");
     stop_evchat(*s.srv);
 }
 
