@@ -155,7 +155,7 @@ bool TlsStream::handshake_within(double seconds)
             return false;
         double left = deadline - monotonic_seconds();
         if (left <= 0) {
-            error_ = "no TLS handshake in time";
+            error_ = "no handshake in time";
             return false;
         }
         pollfd p{fd_, poll_events(io), 0};
