@@ -92,7 +92,7 @@ $(BUILD)/evchat-bench: $(BENCH_OBJS) $(LIB)
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LDLIBS) -llua5.1
 $(BUILD)/integration-tests: $(INTEG_OBJS)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lssl -lcrypto
 
 # The Go program of the book, built from ../shared/reference, for side-by-side tests;
 # built once, in build/, for every BUILD (the sanitizer build uses it too).

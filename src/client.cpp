@@ -3,16 +3,16 @@
 
 #include <cassert>
 
-Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr)
-    : Connection(io, fd, addr), chat_(chat), owner_(owner), session_(chat, *this, out(), std::move(addr))
+Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, Socket socket, std::string addr)
+    : Connection(io, std::move(socket), addr), chat_(chat), owner_(owner), session_(chat, *this, out(), std::move(addr))
 {
     ev_init(&pause_, on_pause_over);
     pause_.data = this;
 }
 
-Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
-               std::string response)
-    : Client(io, chat, owner, fd, std::move(addr))
+Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, Socket socket, std::string addr,
+               FrameEncoder& frames, std::string response)
+    : Client(io, chat, owner, std::move(socket), std::move(addr))
 {
     ws_ = std::make_unique<WebSocketCodec>(frames, chat.config.client.max_line_bytes);
     out().set_encoded(true);  // the room's lines as frames, framed once for every such client
@@ -22,6 +22,13 @@ Client::Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::st
 Client::~Client()
 {
     ev_timer_stop(io().loop, &pause_);
+}
+
+Transport Client::transport() const
+{
+    if (ws_)
+        return tls() ? Transport::wss : Transport::websocket;
+    return tls() ? Transport::tls : Transport::tcp;
 }
 
 void Client::start(std::string_view input)

@@ -1,11 +1,12 @@
-// Client: a chat connection — a session spoken as lines over TCP, or as WebSocket messages,
-// with the output limits that keep a slow reader from costing the others. Owned by the
+// Client: a chat connection — a session spoken as lines over TCP or TLS, or as WebSocket
+// messages, with the output limits that keep a slow reader from costing the others. Owned by the
 // server, which alone destroys it, after it closes (ClientOwner::retire).
 #pragma once
 
 #include "address.h"
 #include "connection.h"
 #include "session.h"
+#include "stats.h"
 #include "websocket.h"
 
 #include <cstdint>
@@ -35,11 +36,11 @@ protected:
 
 class Client final : public Connection, private SessionHost, private WebSocketCodec::Sink {
 public:
-    // A client over TCP: lines as they are.
-    Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr);
+    // A client over TCP or TLS: lines as they are.
+    Client(Io& io, SessionContext& chat, ClientOwner& owner, Socket socket, std::string addr);
     // A WebSocket client whose handshake is done: frames, made by frames; response (the
     // 101) goes out first.
-    Client(Io& io, SessionContext& chat, ClientOwner& owner, int fd, std::string addr, FrameEncoder& frames,
+    Client(Io& io, SessionContext& chat, ClientOwner& owner, Socket socket, std::string addr, FrameEncoder& frames,
            std::string response);
     ~Client() override;
 
@@ -52,6 +53,7 @@ public:
     // is closed.
     void shutdown();
     bool websocket() const { return ws_ != nullptr; }
+    Transport transport() const;
     // The server's config changed (SIGHUP): limits apply from now on.
     void reconfigure();
     // The server puts it out (see Session::put_out); outside its own callbacks.

@@ -12,6 +12,7 @@
 #include "address.h"
 #include "ip_range.h"
 #include "presence_summary.h"
+#include "tls_context.h"
 #include "toml_values.h"
 #include "websocket.h"
 
@@ -58,6 +59,10 @@ auto seconds(double min)
 auto rate(double min)
 {
     return [=](const toml::node& n, std::string_view k) { return get_rate(n, k, min); };
+}
+auto string()
+{
+    return [](const toml::node& n, std::string_view k) { return get_string(n, k); };
 }
 auto boolean()
 {
@@ -173,6 +178,23 @@ const std::vector<Key>& keys()
                 return origins;
             }),
         key("websocket", "timeout", A::reload, &C::websocket, &WebSocketConfig::timeout, seconds(0.01)),
+        key("websocket", "tls", A::reload, &C::websocket, &WebSocketConfig::tls, boolean()),
+
+        // The files are read (and checked) by every load and reload, once the file is read.
+        key("tls", "listen", A::reload, &C::tls, &TlsConfig::listen,
+            [](const toml::node& n, std::string_view k) { return get_addresses(n, k, true); }),
+        key("tls", "cert", A::reload, &C::tls, &TlsConfig::cert, string()),
+        key("tls", "key", A::reload, &C::tls, &TlsConfig::key, string()),
+        key("tls", "min_version", A::reload, &C::tls, &TlsConfig::min_version,
+            [](const toml::node& n, std::string_view k) {
+                const std::string& v = get_string(n, k);
+                if (v != "1.2" && v != "1.3")
+                    fail(n.source(), "min_version must be \"1.2\" or \"1.3\"");
+                return v == "1.3" ? TlsVersion::v1_3 : TlsVersion::v1_2;
+            }),
+        key("tls", "ciphers", A::reload, &C::tls, &TlsConfig::ciphers, string()),
+        key("tls", "ciphersuites", A::reload, &C::tls, &TlsConfig::ciphersuites, string()),
+        key("tls", "handshake_timeout", A::reload, &C::tls, &TlsConfig::handshake_timeout, seconds(0.01)),
 
         key("proxy", "trusted", A::reload, &C::proxy, &ProxyConfig::trusted, ranges()),
         key("proxy", "timeout", A::reload, &C::proxy, &ProxyConfig::timeout, seconds(0.01)),
@@ -260,6 +282,30 @@ void check_section(std::string_view section, const toml::table& t, const Config&
                 << c.cluster.timeout << " s)";
             fail(where(t, "lease", "timeout"), msg.str());
         }
+    }
+}
+
+// A certificate is needed by any TLS listener, and a certificate given must load, whether
+// or not a listener uses it yet: a reload must not find out later that it cannot.
+void check_tls(const toml::table& root, const Config& c)
+{
+    const TlsConfig& tls = c.tls;
+    auto at = [&](const char* section, const char* key) {
+        const toml::node* n = root[section][key].node();
+        return n ? n->source() : root[section].node() ? root[section].node()->source() : root.source();
+    };
+    if (tls.used(c.websocket) && (tls.cert.empty() || tls.key.empty()))
+        fail(c.tls.listen.empty() ? at("websocket", "tls") : at("tls", "listen"),
+             "TLS needs [tls] cert and key (PEM files)");
+    if (tls.cert.empty() != tls.key.empty())
+        fail(at("tls", tls.cert.empty() ? "key" : "cert"), "[tls] cert and key go together");
+    if (tls.cert.empty())
+        return;
+    std::string err;
+    TlsContext::Culprit culprit;
+    if (!TlsContext::load(tls, err, culprit)) {
+        static const char* const names[] = {"cert", "key", "min_version", "ciphers", "ciphersuites"};
+        fail(at("tls", names[static_cast<int>(culprit)]), err);
     }
 }
 
@@ -377,6 +423,7 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
         // Names are claimed in Redis, and work.
         if (c.cluster.enabled() && (c.room.roster || c.room.commands))
             fail(root["cluster"].node()->source(), "[room] roster and commands do not work with [cluster] yet");
+        check_tls(root, c);
     } catch (const toml::parse_error& e) {
         return position(source, e.source()) + std::string(e.description());
     } catch (const Invalid& e) {

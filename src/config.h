@@ -77,7 +77,24 @@ struct WebSocketConfig {
     std::vector<std::string> listen;
     std::vector<std::string> origins;  // empty: the page's own origin only; "*": any
     double timeout = 5.0;              // the time a connection has to send its request
+    bool tls = false;                  // https and wss, with [tls]'s certificate
     bool operator==(const WebSocketConfig&) const = default;
+};
+
+enum class TlsVersion { v1_2, v1_3 };
+
+// The line protocol over TLS, and the certificate of every TLS listener.
+struct TlsConfig {
+    std::vector<std::string> listen;
+    std::string cert;  // PEM: the certificate, then its chain
+    std::string key;   // PEM
+    TlsVersion min_version = TlsVersion::v1_2;
+    std::string ciphers;       // TLS 1.2, OpenSSL's syntax; empty: its default
+    std::string ciphersuites;  // TLS 1.3 likewise
+    double handshake_timeout = 10.0;
+    // Whether any listener speaks TLS.
+    bool used(const WebSocketConfig& ws) const { return !listen.empty() || (ws.tls && !ws.listen.empty()); }
+    bool operator==(const TlsConfig&) const = default;
 };
 
 // Load balancers in front: connections from trusted addresses begin with a PROXY header,
@@ -120,6 +137,7 @@ struct Config {
     RoomConfig room;
     ClusterConfig cluster;
     WebSocketConfig websocket;
+    TlsConfig tls;
     ProxyConfig proxy;
     AccessConfig access;
     AdminConfig admin;

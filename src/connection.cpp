@@ -1,6 +1,7 @@
 // Connection: reads into the loop's buffer, one writev per flush, and the close sequence.
 #include "connection.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -22,29 +23,84 @@ void set_active(struct ev_loop* loop, ev_io* w, bool active)
 
 }  // namespace
 
-Connection::Connection(Io& io, int fd, std::string peer) : io_(io), fd_(fd), peer_(std::move(peer))
+// An idle watcher of the highest priority runs in every iteration it is active, before the
+// sockets' callbacks, however busy they are, and keeps the loop from sleeping meanwhile.
+Io::Io(struct ev_loop* loop, Log& log) : loop(loop), log(log), buffer(new char[buffer_size])
 {
-    ev_io_init(&read_w_, on_read, fd_, EV_READ);
-    ev_io_init(&write_w_, on_write, fd_, EV_WRITE);
+    ev_idle_init(&next_w_, on_next);
+    ev_set_priority(&next_w_, EV_MAXPRI);
+    next_w_.data = this;
+}
+
+Io::~Io()
+{
+    ev_idle_stop(loop, &next_w_);
+}
+
+void Io::read_next(Connection& c)
+{
+    next_.push_back(&c);
+    ev_idle_start(loop, &next_w_);
+}
+
+void Io::forget(Connection& c)
+{
+    next_.erase(std::remove(next_.begin(), next_.end(), &c), next_.end());
+}
+
+void Io::on_next(struct ev_loop* loop, ev_idle* w, int)
+{
+    auto* self = static_cast<Io*>(w->data);
+    std::vector<Connection*> now;
+    now.swap(self->next_);  // reads now may ask for the next iteration again
+    if (self->next_.empty())
+        ev_idle_stop(loop, w);
+    for (Connection* c : now)
+        c->read_again();
+}
+
+Socket& Socket::operator=(Socket&& o) noexcept
+{
+    if (this != &o) {
+        Socket gone(std::move(*this));
+        fd_ = o.fd_;
+        tls_ = std::move(o.tls_);
+        o.fd_ = -1;
+    }
+    return *this;
+}
+
+Socket::~Socket()
+{
+    tls_.reset();
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+Connection::Connection(Io& io, Socket socket, std::string peer)
+    : io_(io), socket_(std::move(socket)), peer_(std::move(peer))
+{
+    int fd = socket_.fd();
+    handshake_done_ = socket_.tls() && socket_.tls()->handshake_done();
+    ev_io_init(&read_w_, on_read, fd, EV_READ);
+    ev_io_init(&write_w_, on_write, fd, EV_WRITE);
     ev_init(&timer_, on_timer);
     read_w_.data = write_w_.data = timer_.data = this;
 }
 
 Connection::~Connection()
 {
+    if (read_next_)
+        io_.forget(*this);
     ev_io_stop(io_.loop, &read_w_);
     ev_io_stop(io_.loop, &write_w_);
     ev_timer_stop(io_.loop, &timer_);
-    if (fd_ >= 0)
-        close(fd_);
 }
 
-int Connection::release()
+Socket Connection::release()
 {
-    int fd = fd_;
     close_now("");
-    fd_ = -1;
-    return fd;
+    return std::move(socket_);
 }
 
 void Connection::on_read(struct ev_loop*, ev_io* w, int)
@@ -54,7 +110,19 @@ void Connection::on_read(struct ev_loop*, ev_io* w, int)
 
 void Connection::on_write(struct ev_loop*, ev_io* w, int)
 {
-    static_cast<Connection*>(w->data)->flush();
+    auto* self = static_cast<Connection*>(w->data);
+    if (self->read_wants_write_) {
+        self->read_wants_write_ = false;
+        self->read_input();
+    }
+    self->flush();
+}
+
+void Connection::read_again()
+{
+    read_next_ = false;
+    if (ev_is_active(&read_w_))
+        read_input();
 }
 
 void Connection::on_timer(struct ev_loop*, ev_timer* w, int)
@@ -84,14 +152,20 @@ void Connection::read_input()
 {
     char* buf = io_.buffer.get();
     size_t want = state_ == State::open ? read_size() : Io::buffer_size;
-    ssize_t n = read(fd_, buf, want);
+    if (want == 0)
+        return;  // not in this iteration: a socket still readable is reported again
+    if (state_ == State::open && socket_.tls()) {
+        read_tls(buf, want);
+        return;
+    }
+    ssize_t n = read(socket_.fd(), buf, want);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n > 0) {
         if (state_ == State::open)
             received(buf, static_cast<size_t>(n));
         else
-            finish_closing();  // input is read only to be discarded
+            finish_closing();  // input is read only to be discarded (over TLS, undecrypted)
         return;
     }
     bool reset = n < 0;
@@ -104,44 +178,94 @@ void Connection::read_input()
         finish_closing();
 }
 
+// Reading also drives the handshake, and what it read may end with the peer's close: the
+// plaintext goes first, then the news.
+void Connection::read_tls(char* buf, size_t want)
+{
+    TlsSession& tls = *socket_.tls();
+    read_wants_write_ = false;
+    TlsSession::Result r = tls.read(buf, want);
+    read_wants_write_ = r.wait == TlsSession::Wait::writable;
+    bool secured = !handshake_done_ && tls.handshake_done();
+    if (secured) {
+        handshake_done_ = true;
+        io_.log.write(LogLevel::debug, "%s TLS handshake done (%s)", peer_.c_str(), tls.describe().c_str());
+    }
+    if (r.bytes > 0)
+        received(buf, r.bytes);
+    if (state_ != State::open)
+        return;
+    if (secured)
+        handshake_done();
+    if (state_ != State::open)
+        return;
+    if (r.ended || r.failed) {
+        if (r.failed && handshake_done_)  // a failed handshake is its gate's to log
+            io_.log.write(LogLevel::debug, "%s TLS: %s", peer_.c_str(), tls.why().c_str());
+        input_ended_ = true;
+        input_ended(r.failed);
+        return;
+    }
+    update_interest();
+}
+
 bool Connection::input_waiting() const
 {
+    if (socket_.tls() && socket_.tls()->buffered())
+        return true;
     char c;
-    return recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return recv(socket_.fd(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+// Writes some of iov: the bytes taken (by the kernel, or over TLS into records), and
+// whether the socket could take no more (blocked) or the peer is gone (failed).
+Connection::Written Connection::write_some(const iovec* iov, size_t count)
+{
+    if (TlsSession* tls = socket_.tls()) {
+        TlsSession::Result r = tls->write(iov, count);
+        if (r.failed)
+            io_.log.write(LogLevel::debug, "%s TLS write: %s", peer_.c_str(), tls->why().c_str());
+        return {r.bytes, r.wait != TlsSession::Wait::none, r.failed};
+    }
+    size_t offered = 0;
+    for (size_t i = 0; i < count; i++)
+        offered += iov[i].iov_len;
+    for (;;) {
+        ssize_t n = writev(socket_.fd(), iov, static_cast<int>(count));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return {0, true, false};
+        if (n < 0) {
+            io_.log.write(LogLevel::debug, "%s write: %s", peer_.c_str(), strerror(errno));
+            return {0, false, true};
+        }
+        return {static_cast<size_t>(n), static_cast<size_t>(n) < offered, false};
+    }
 }
 
 void Connection::flush()
 {
     if (state_ == State::closed)
         return;
-    while (out_.pending() > 0) {
+    while (owes_output()) {
         iovec iov[max_iov];
         size_t count = out_.fill(iov, max_iov);
-        size_t offered = 0;
-        for (size_t i = 0; i < count; i++)
-            offered += iov[i].iov_len;
-        ssize_t n = writev(fd_, iov, static_cast<int>(count));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            write_blocked_ = true;
-            break;
-        }
-        if (n < 0) {
-            io_.log.write(LogLevel::debug, "%s write: %s", peer_.c_str(), strerror(errno));
+        Written w = write_some(iov, count);
+        if (w.failed) {
             if (state_ == State::open)
                 write_failed();
             else
                 close_now("write error");
             return;
         }
-        out_.consume(static_cast<size_t>(n));
-        written(static_cast<size_t>(n));
-        write_blocked_ = static_cast<size_t>(n) < offered;
+        out_.consume(w.bytes);
+        written(w.bytes);
+        write_blocked_ = w.blocked;
         if (write_blocked_)
             break;
     }
-    if (out_.pending() == 0)
+    if (!owes_output())
         write_blocked_ = false;
     if (state_ == State::open)
         flushed();
@@ -164,14 +288,17 @@ void Connection::close_after_output(double seconds)
 void Connection::finish_closing()
 {
     assert(state_ == State::closing);
-    if (out_.pending() > 0)
+    if (owes_output())
         return;
     if (!shut_write_) {
-        ::shutdown(fd_, SHUT_WR);
+        notify_blocked_ = socket_.tls() && !socket_.tls()->close_notify();
+        if (notify_blocked_)
+            return;  // the write watcher brings us back
+        ::shutdown(socket_.fd(), SHUT_WR);
         shut_write_ = true;
     }
     while (!input_ended_) {
-        ssize_t n = read(fd_, io_.buffer.get(), Io::buffer_size);
+        ssize_t n = read(socket_.fd(), io_.buffer.get(), Io::buffer_size);
         if (n > 0)
             return;  // more is coming: the read watcher brings us back
         if (n < 0 && errno == EINTR)
@@ -203,10 +330,16 @@ void Connection::update_interest()
     else if (state_ == State::closing)
         want_read = !input_ended_;
     // A backlog skipped (the drop policy) may leave nothing to wait for.
-    if (write_blocked_ && out_.pending() == 0)
+    if (write_blocked_ && !owes_output())
         write_blocked_ = false;
-    bool want_write = state_ != State::closed && write_blocked_;
+    bool want_write = state_ != State::closed && (write_blocked_ || read_wants_write_ || notify_blocked_);
     set_active(io_.loop, &read_w_, want_read);
     set_active(io_.loop, &write_w_, want_write);
+    // Records OpenSSL read ahead announce themselves by no readiness of the socket; they
+    // are read in the next iteration, as a socket's next read would be.
+    if (want_read && !read_next_ && state_ == State::open && socket_.tls() && socket_.tls()->buffered()) {
+        read_next_ = true;
+        io_.read_next(*this);
+    }
     assert(state_ != State::closed || (!ev_is_active(&read_w_) && !ev_is_active(&write_w_)));
 }

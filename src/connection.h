@@ -5,32 +5,73 @@
 
 #include "log.h"
 #include "room_log.h"
+#include "tls_session.h"
 
 #include <cstddef>
 #include <ev.h>
 #include <memory>
 #include <string>
+#include <vector>
 
-// What every connection of one loop shares: the loop, the log, and one read buffer (the
-// loop runs one callback at a time, so reads never overlap). Owned by the server.
-struct Io {
+class Connection;
+
+// What every connection of one loop shares: the loop, the log, one read buffer (the loop
+// runs one callback at a time, so reads never overlap), and the reads owed to input that
+// no readiness of a socket will announce (TLS records read ahead). Owned by the server.
+class Io {
+public:
     static constexpr size_t buffer_size = 64 * 1024;
 
-    Io(struct ev_loop* loop, Log& log) : loop(loop), log(log), buffer(new char[buffer_size]) {}
+    Io(struct ev_loop* loop, Log& log);
+    ~Io();
+    Io(const Io&) = delete;
+    Io& operator=(const Io&) = delete;
 
-    struct ev_loop* loop;
+    // c reads again in the next loop iteration, among the first callbacks.
+    void read_next(Connection& c);
+    // c is going away: it reads no more.
+    void forget(Connection& c);
+
+    struct ev_loop* const loop;
     Log& log;
     std::unique_ptr<char[]> buffer;
+
+private:
+    static void on_next(struct ev_loop* loop, ev_idle* w, int revents);
+
+    std::vector<Connection*> next_;
+    ev_idle next_w_;
+};
+
+// A connected socket and, over TLS, its session: what passes from one owner to the next (a
+// gate, an HTTP exchange, a client). Closes what it still holds.
+class Socket {
+public:
+    Socket() = default;
+    explicit Socket(int fd, std::unique_ptr<TlsSession> tls = nullptr) : fd_(fd), tls_(std::move(tls)) {}
+    Socket(Socket&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)) { o.fd_ = -1; }
+    Socket& operator=(Socket&& o) noexcept;
+    ~Socket();
+
+    int fd() const { return fd_; }
+    TlsSession* tls() const { return tls_.get(); }
+    // From now on the socket speaks through tls.
+    void attach(std::unique_ptr<TlsSession> tls) { tls_ = std::move(tls); }
+
+private:
+    int fd_ = -1;
+    std::unique_ptr<TlsSession> tls_;  // before the descriptor closes: it may still write
 };
 
 //   open --(close_after_output)--> closing --(output written, write side shut, input drained)--> closed
 //   open, closing --(close_now: peer gone, deadline)----------------------------------------> closed
 // Closing with the peer's input unread would make the kernel send RST and throw away what
 // is still in flight to it (a farewell error among it), hence the write side is shut first
-// and the input drained.
+// and the input drained. Over TLS the shutdown is preceded by close_notify, and the input
+// drained is whatever bytes still come, undecrypted.
 class Connection {
 public:
-    Connection(Io& io, int fd, std::string peer);
+    Connection(Io& io, Socket socket, std::string peer);
     virtual ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -52,7 +93,10 @@ public:
     // Whether input not yet read waits on the socket.
     bool input_waiting() const;
     // Gives the socket up, open, for another connection to own; this one is closed.
-    int release();
+    Socket release();
+    // Io::read_next's call: reads if it still wants to.
+    void read_again();
+    bool tls() const { return socket_.tls() != nullptr; }
 
 protected:
     RoomLog::Reader& out() { return out_; }
@@ -66,6 +110,7 @@ protected:
     void start_timer(double seconds);
     void stop_timer();
     bool timer_running() const { return ev_is_active(&timer_); }
+    TlsSession* tls_session() const { return socket_.tls(); }
     double timer_left() { return ev_timer_remaining(io_.loop, &timer_); }
 
     // The subclass's side. While open: how many bytes to read now at most, whether to read
@@ -80,6 +125,8 @@ protected:
     virtual void flushed() {}
     // A write failed while open: the peer is gone. The subclass closes.
     virtual void write_failed() { close_now("write error"); }
+    // Over TLS: the handshake is done (for the connection that saw it done).
+    virtual void handshake_done() {}
     // Closed: the owner may destroy the connection, once the current callback is over.
     virtual void closed_now() = 0;
 
@@ -89,15 +136,28 @@ private:
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
     static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
+    struct Written {
+        size_t bytes;
+        bool blocked;
+        bool failed;
+    };
+
     void read_input();
+    void read_tls(char* buf, size_t want);
+    Written write_some(const iovec* iov, size_t count);
+    bool owes_output() const { return out_.pending() > 0 || (socket_.tls() && socket_.tls()->held()); }
     void finish_closing();
 
     Io& io_;
-    int fd_;
+    Socket socket_;
     State state_ = State::open;
     bool input_ended_ = false;
     bool write_blocked_ = false;
     bool shut_write_ = false;
+    bool read_wants_write_ = false;  // TLS: a read must write first (a handshake message)
+    bool handshake_done_ = false;    // TLS: handshake_done() was said
+    bool notify_blocked_ = false;    // TLS: close_notify waits for the socket
+    bool read_next_ = false;         // TLS: in Io's list of reads for the next iteration
     std::string peer_;
     RoomLog::Reader out_;
     ev_io read_w_;

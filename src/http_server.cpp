@@ -56,17 +56,11 @@ std::string http_response(const HttpServer::Response& resp, double now)
 
 HttpServer::HttpServer(Io& io, Handler& handler, std::string name)
     : io_(io), handler_(handler), name_(std::move(name)),
-      listener_(io.loop, io.log, [this](int fd, const sockaddr* peer) { accept(fd, peer); })
+      exchanges_(io.loop), listener_(io.loop, io.log, [this](int fd, const sockaddr* peer) { accept(fd, peer); })
 {
-    ev_prepare_init(&sweep_, on_sweep);
-    sweep_.data = this;
-    ev_prepare_start(io_.loop, &sweep_);
 }
 
-HttpServer::~HttpServer()
-{
-    ev_prepare_stop(io_.loop, &sweep_);
-}
+HttpServer::~HttpServer() = default;
 
 bool HttpServer::open(const std::string& configured, const ListenAddress& where, std::string& err)
 {
@@ -83,39 +77,30 @@ void HttpServer::set_limits(double timeout, size_t max_connections)
     max_connections_ = max_connections;
 }
 
-// Exchanges closed in a callback are destroyed before the loop sleeps, never inside it.
-void HttpServer::on_sweep(struct ev_loop*, ev_prepare* w, int)
-{
-    auto* self = static_cast<HttpServer*>(w->data);
-    for (Exchange* e : self->closed_)
-        self->exchanges_.remove(*e);
-    self->closed_.clear();
-}
-
 void HttpServer::accept(int fd, const sockaddr* peer)
 {
-    if (gate_ && gate_->hold(fd, peer))
-        return;
-    take(fd, format_address(peer), {});
+    if (intake_)
+        intake_(fd, peer);
+    else
+        take(Socket(fd), format_address(peer), {});
 }
 
-void HttpServer::take(int fd, std::string addr, std::string rest)
+void HttpServer::take(Socket socket, std::string addr, std::string rest)
 {
     if (exchanges_.size() >= max_connections_) {
-        close(fd);
         if (size_t n = refusals_.count(ev_now(io_.loop)))
             io_.log.write(LogLevel::warn,
                           "%s: refused %s: %zu connections open, max_connections (%zu refused since the last report)",
                           name_.c_str(), addr.c_str(), exchanges_.size(), n);
         return;
     }
-    Exchange& ex = exchanges_.add(std::make_unique<Exchange>(*this, fd, std::move(addr), timeout_));
+    Exchange& ex = exchanges_.add(std::make_unique<Exchange>(*this, std::move(socket), std::move(addr), timeout_));
     if (!rest.empty())
         ex.received(rest.data(), rest.size());
 }
 
-HttpServer::Exchange::Exchange(HttpServer& server, int fd, std::string peer, double timeout)
-    : Connection(server.io_, fd, std::move(peer)), server_(server)
+HttpServer::Exchange::Exchange(HttpServer& server, Socket socket, std::string peer, double timeout)
+    : Connection(server.io_, std::move(socket), std::move(peer)), server_(server)
 {
     start_timer(timeout);
     update_interest();
@@ -166,7 +151,7 @@ void HttpServer::Exchange::answer(const HttpRequest& req, const Response& respon
     flush();
 }
 
-std::pair<int, std::string> HttpServer::Exchange::hand_over()
+std::pair<Socket, std::string> HttpServer::Exchange::hand_over()
 {
     std::string rest = in_.substr(std::min(head_, in_.size()));
     return {release(), std::move(rest)};

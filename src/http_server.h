@@ -8,11 +8,12 @@
 #include "http_request.h"
 #include "listener.h"
 #include "log.h"
+#include "held.h"
 #include "proxy_gate.h"
-#include "slots.h"
 
 #include <cstddef>
 #include <ev.h>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,12 +52,12 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     bool open(const std::string& configured, const ListenAddress& where, std::string& err);
-    // Connections from trusted proxies wait at gate for their PROXY header before their
-    // request is read (take() then has them); the gate outlives this server.
-    void set_gate(ProxyGate* gate) { gate_ = gate; }
+    // Connections accepted by the listener go to intake (the gates) instead of take().
+    using Intake = std::function<void(int fd, const sockaddr* peer)>;
+    void set_intake(Intake intake) { intake_ = std::move(intake); }
     // A connection whose request is read from here: its peer's ADDR, and bytes of the
-    // request that came with a PROXY header.
-    void take(int fd, std::string peer, std::string rest);
+    // request that came with a PROXY header or the end of a TLS handshake.
+    void take(Socket socket, std::string peer, std::string rest);
     const std::string& address() const { return listener_.address(); }
     const std::string& configured() const { return listener_.configured(); }
     // timeout bounds a connection's whole life, from accept to close; over max_connections
@@ -67,7 +68,6 @@ public:
     uint64_t exhaustions() const { return listener_.exhaustions(); }
 
 private:
-    static void on_sweep(struct ev_loop* loop, ev_prepare* w, int revents);
     void accept(int fd, const sockaddr* peer);
 
     Io& io_;
@@ -76,23 +76,21 @@ private:
     double timeout_ = 5.0;
     size_t max_connections_ = 16;
     LogThrottle refusals_;
-    ProxyGate* gate_ = nullptr;
-    Slots<Exchange> exchanges_;
-    std::vector<Exchange*> closed_;  // destroyed by the sweep, before the loop sleeps
-    ev_prepare sweep_;
+    Intake intake_;
+    Held<Exchange> exchanges_;
     Listener listener_;  // last: destroyed first, so no accept reaches a half-destroyed server
 };
 
 // One request and its answer.
 class HttpServer::Exchange final : public Connection {
 public:
-    Exchange(HttpServer& server, int fd, std::string peer, double timeout);
+    Exchange(HttpServer& server, Socket socket, std::string peer, double timeout);
 
     // Sends the response, then closes within what is left of the deadline. req is logged.
     void answer(const HttpRequest& req, const Response& response);
     // Gives up the socket, for another connection to own, with whatever arrived after the
     // request head; the exchange is done.
-    std::pair<int, std::string> hand_over();
+    std::pair<Socket, std::string> hand_over();
 
 private:
     friend class Slots<Exchange>;
@@ -103,7 +101,7 @@ private:
     void received(const char* data, size_t n) override;
     void input_ended(bool reset) override;
     void timed_out() override;
-    void closed_now() override { server_.closed_.push_back(this); }
+    void closed_now() override { server_.exchanges_.closed(*this); }
 
     HttpServer& server_;
     std::string in_;   // the request so far, at most request_limit bytes

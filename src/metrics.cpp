@@ -249,6 +249,24 @@ std::string format_metrics(const MetricsSnapshot& s)
     e.sample(d(s.log_bytes));
     e.family("evchat_loop_iterations_total", T::counter, "Iterations of the event loop (flush passes).");
     e.sample(d(s.stats.loop_iterations));
+    e.family("evchat_loop_busy_seconds_max", T::gauge,
+             "The longest one iteration of the event loop ran (from waking to sleeping again) since start.");
+    e.sample(s.stats.loop_busy_max);
+    e.family("evchat_tls_handshakes_total", T::counter,
+             "TLS handshakes (chat and web listeners) by result: ok, failed (not TLS, an old version, "
+             "a bad message, a reset), timeout ([tls] handshake_timeout), closed (by the peer before "
+             "the end), refused (over max_clients under way at once).");
+    const TlsHandshakes& h = s.stats.tls_handshakes;
+    e.sample({{"result", "ok"}}, d(h.ok));
+    e.sample({{"result", "failed"}}, d(h.failed));
+    e.sample({{"result", "timeout"}}, d(h.timeout));
+    e.sample({{"result", "closed"}}, d(h.closed));
+    e.sample({{"result", "refused"}}, d(h.refused));
+    if (s.stats.tls_cert_not_after > 0) {
+        e.family("evchat_tls_cert_expiry_timestamp_seconds", T::gauge,
+                 "When the certificate of [tls] cert stops being valid (its notAfter), as Unix time.");
+        e.sample(s.stats.tls_cert_not_after);
+    }
     e.family("evchat_config_reloads_total", T::counter, "Config reloads (SIGHUP), by result.");
     e.sample({{"result", "ok"}}, d(s.stats.reloads_ok));
     e.sample({{"result", "failed"}}, d(s.stats.reloads_failed));

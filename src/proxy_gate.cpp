@@ -8,7 +8,8 @@
 
 class ProxyGate::Arrival final : public Connection {
 public:
-    Arrival(ProxyGate& gate, int fd, std::string peer) : Connection(gate.io_, fd, std::move(peer)), gate_(gate)
+    Arrival(ProxyGate& gate, int fd, std::string peer)
+        : Connection(gate.io_, Socket(fd), std::move(peer)), gate_(gate)
     {
         start_timer(gate.timeout_);
         update_interest();
@@ -25,7 +26,7 @@ private:
     void received(const char* data, size_t n) override;
     void input_ended(bool) override { gate_.reject(*this, "closed before its PROXY header"); }
     void timed_out() override { gate_.reject(*this, "no PROXY header in time"); }
-    void closed_now() override;
+    void closed_now() override { gate_.waiting_.closed(*this); }
 
     ProxyGate& gate_;
     std::string in_;
@@ -60,24 +61,12 @@ void ProxyGate::Arrival::received(const char* data, size_t n)
     gate_.pass_(release(), std::move(addr), std::move(rest));
 }
 
-void ProxyGate::Arrival::closed_now()
-{
-    if (gate_.closed_.empty())
-        ev_prepare_start(io().loop, &gate_.sweep_);
-    gate_.closed_.push_back(this);
-}
-
 ProxyGate::ProxyGate(Io& io, Header header, uint64_t& rejected, Pass pass)
-    : io_(io), header_(header), rejected_(rejected), pass_(std::move(pass))
+    : io_(io), header_(header), rejected_(rejected), pass_(std::move(pass)), waiting_(io.loop)
 {
-    ev_prepare_init(&sweep_, on_sweep);
-    sweep_.data = this;
 }
 
-ProxyGate::~ProxyGate()
-{
-    ev_prepare_stop(io_.loop, &sweep_);
-}
+ProxyGate::~ProxyGate() = default;
 
 void ProxyGate::configure(const ProxyConfig& config)
 {
@@ -104,14 +93,4 @@ void ProxyGate::reject(Arrival& a, const char* why)
         io_.log.write(LogLevel::warn, "closed %s from a trusted proxy: %s (%zu closed so since the last report)",
                       a.peer().c_str(), why, n);
     a.close_now("");
-}
-
-// Arrivals closed in a callback are destroyed before the loop sleeps, never inside it.
-void ProxyGate::on_sweep(struct ev_loop* loop, ev_prepare* w, int)
-{
-    auto* self = static_cast<ProxyGate*>(w->data);
-    for (Arrival* a : self->closed_)
-        self->waiting_.remove(*a);
-    self->closed_.clear();
-    ev_prepare_stop(loop, w);
 }

@@ -6,9 +6,9 @@
 
 #include "config.h"
 #include "connection.h"
+#include "held.h"
 #include "ip_range.h"
 #include "log.h"
-#include "slots.h"
 
 #include <cstdint>
 #include <functional>
@@ -18,7 +18,7 @@
 class ProxyGate {
 public:
     // A connection let through: its socket, the client's ADDR, and what followed the header.
-    using Pass = std::function<void(int fd, std::string addr, std::string rest)>;
+    using Pass = std::function<void(Socket socket, std::string addr, std::string rest)>;
 
     // Whether a trusted connection must begin with a header (chat), or may begin with
     // its own bytes (HTTP: a proxy in HTTP mode names the client in its request instead).
@@ -40,7 +40,6 @@ public:
 private:
     class Arrival;
 
-    static void on_sweep(struct ev_loop* loop, ev_prepare* w, int revents);
     void reject(Arrival& a, const char* why);
 
     Io& io_;
@@ -50,7 +49,5 @@ private:
     IpRanges trusted_;
     double timeout_ = 5.0;
     LogThrottle rejections_logged_;
-    Slots<Arrival> waiting_;
-    std::vector<Arrival*> closed_;  // destroyed by the sweep, before the loop sleeps
-    ev_prepare sweep_;
+    Held<Arrival> waiting_;
 };

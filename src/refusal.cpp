@@ -5,7 +5,10 @@
 
 class Refusals::Refusal final : public Connection {
 public:
-    Refusal(Refusals& owner, int fd, std::string peer) : Connection(owner.io_, fd, std::move(peer)), owner_(owner) {}
+    Refusal(Refusals& owner, Socket socket, std::string peer)
+        : Connection(owner.io_, std::move(socket), std::move(peer)), owner_(owner)
+    {
+    }
 
     void say(std::string line, double seconds)
     {
@@ -30,9 +33,9 @@ Refusals::Refusals(Io& io) : io_(io) {}
 
 Refusals::~Refusals() = default;
 
-void Refusals::refuse(int fd, std::string peer, std::string line, double seconds)
+void Refusals::refuse(Socket socket, std::string peer, std::string line, double seconds)
 {
-    open_.add(std::make_unique<Refusal>(*this, fd, std::move(peer))).say(std::move(line), seconds);
+    open_.add(std::make_unique<Refusal>(*this, std::move(socket), std::move(peer))).say(std::move(line), seconds);
 }
 
 void Refusals::destroy_closed()

@@ -17,7 +17,7 @@ public:
     Refusals& operator=(const Refusals&) = delete;
 
     // Sends line on fd and closes it, within `seconds` if the peer does not read.
-    void refuse(int fd, std::string peer, std::string line, double seconds);
+    void refuse(Socket socket, std::string peer, std::string line, double seconds);
     // Destroys the refusals that have closed; after a callback, never inside one.
     void destroy_closed();
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <ctime>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -20,10 +21,20 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
       idle_(loop), chat_{room_, cluster_ ? cluster_->names() : local_names_, idle_, config_, stats_, log_, *this},
       refusals_(io_),
       proxies_(io_, ProxyGate::Header::required, stats_.refused_proxy,
-               [this](int fd, std::string addr, std::string rest) { accept_client(fd, std::move(addr), std::move(rest)); })
+               [this](Socket s, std::string addr, std::string rest) {
+                   accept_client(std::move(s), std::move(addr), std::move(rest));
+               }),
+      tls_proxies_(io_, ProxyGate::Header::required, stats_.refused_proxy,
+                   [this](Socket s, std::string addr, std::string rest) {
+                       tls_gate_.hold(std::move(s), std::move(addr), std::move(rest));
+                   }),
+      tls_gate_(io_, stats_.tls_handshakes, [this](Socket s, std::string addr, std::string rest) {
+          accept_client(std::move(s), std::move(addr), std::move(rest));
+      })
 {
     access_.configure(config_.access);
     proxies_.configure(config_.proxy);
+    tls_proxies_.configure(config_.proxy);
     // Flushing just before the loop sleeps batches every line said in this iteration
     // into one writev per client.
     ev_prepare_init(&prepare_, on_prepare);
@@ -82,6 +93,7 @@ Server::~Server()
     ev_timer_stop(loop_, &summary_timer_);
     ev_timer_stop(loop_, &presence_timer_);
     listeners_.clear();
+    tls_listeners_.clear();
     web_.clear();
     clients_.clear();
     refusals_.destroy_closed();
@@ -137,7 +149,44 @@ uint64_t replace(std::vector<std::unique_ptr<L>>& current, const std::vector<std
 
 bool Server::listen(std::string& err)
 {
-    return bind_all(config_, err);
+    std::unique_ptr<TlsContext> tls;
+    if (!load_tls(config_, tls, err) || !bind_all(config_, err))
+        return false;
+    install_tls(config_, std::move(tls));
+    return true;
+}
+
+// The certificate and key of next, read again whatever changed: a reload is how a renewed
+// certificate is taken. Before anything else changes, so that a failure changes nothing.
+bool Server::load_tls(const Config& next, std::unique_ptr<TlsContext>& fresh, std::string& err)
+{
+    if (next.tls.cert.empty())
+        return true;
+    TlsContext::Culprit culprit;
+    fresh = TlsContext::load(next.tls, err, culprit);
+    if (!fresh)
+        err = "[tls] " + err;
+    return fresh != nullptr;
+}
+
+void Server::install_tls(const Config& next, std::unique_ptr<TlsContext> fresh)
+{
+    // Sessions under way keep the context they were made from: only the pointer changes.
+    tls_ = std::move(fresh);
+    tls_gate_.configure(tls_.get(), next.tls.handshake_timeout, next.server.max_clients);
+    for (auto& w : web_)
+        w->configure(next.websocket.origins, next.websocket.timeout, next.server.max_clients, next.proxy,
+                     next.websocket.tls ? tls_.get() : nullptr, next.tls.handshake_timeout);
+    stats_.tls_cert_not_after = tls_ ? tls_->not_after() : 0;
+    if (tls_) {
+        time_t until = static_cast<time_t>(tls_->not_after());
+        struct tm tm;
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
+        log_.write(until < ev_now(loop_) ? LogLevel::warn : LogLevel::info,
+                   "TLS certificate %s, serial %s, valid until %s%s", tls_->subject().c_str(),
+                   tls_->serial().c_str(), when, until < ev_now(loop_) ? " (expired)" : "");
+    }
 }
 
 // The chat, web and admin listeners that next asks for: all of them, or no change at all.
@@ -145,28 +194,36 @@ bool Server::listen(std::string& err)
 bool Server::bind_all(const Config& next, std::string& err)
 {
     std::vector<std::unique_ptr<Listener>> chat;
+    std::vector<std::unique_ptr<Listener>> tls;
     std::vector<std::unique_ptr<WebListener>> web;
     std::unique_ptr<Admin> admin;
     auto open_chat = [&](const std::string& text, const ListenAddress& where, std::string& e) {
         auto l = std::make_unique<Listener>(loop_, log_, [this](int fd, const sockaddr* peer) { accept_client(fd, peer); });
         return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
     };
+    auto open_tls = [&](const std::string& text, const ListenAddress& where, std::string& e) {
+        auto l = std::make_unique<Listener>(loop_, log_, [this](int fd, const sockaddr* peer) { accept_tls(fd, peer); });
+        return l->open(text, where, next.server.backlog, next.server.reuse_port, e) ? std::move(l) : nullptr;
+    };
     auto open_web = [&](const std::string& text, const ListenAddress& where, std::string& e) {
         auto l = std::make_unique<WebListener>(
-            io_, stats_.refused_proxy, [this](int fd, std::string peer, std::string rest, std::string response) {
-                accept_websocket(fd, std::move(peer), std::move(rest), std::move(response));
+            io_, stats_.refused_proxy, stats_.tls_handshakes,
+            [this](Socket s, std::string peer, std::string rest, std::string response) {
+                accept_websocket(std::move(s), std::move(peer), std::move(rest), std::move(response));
             });
         return l->open(text, where, e) ? std::move(l) : nullptr;
     };
     if (!open_admin(next, admin, err) || !bind_new(listeners_, next.server.listen, open_chat, chat, err) ||
+        !bind_new(tls_listeners_, next.tls.listen, open_tls, tls, err) ||
         !bind_new(web_, next.websocket.listen, open_web, web, err))
         return false;
     closed_exhaustions_ += replace(listeners_, next.server.listen, std::move(chat), log_, "");
+    closed_exhaustions_ += replace(tls_listeners_, next.tls.listen, std::move(tls), log_, "tls ");
     for (auto& l : listeners_)
         l->set_backlog(next.server.backlog);
+    for (auto& l : tls_listeners_)
+        l->set_backlog(next.server.backlog);
     closed_exhaustions_ += replace(web_, next.websocket.listen, std::move(web), log_, "web ");
-    for (auto& w : web_)
-        w->configure(next.websocket.origins, next.websocket.timeout, next.server.max_clients, next.proxy);
     install_admin(next, std::move(admin));
     return true;
 }
@@ -212,11 +269,14 @@ bool Server::reconfigure(const Config& next, std::string& err)
         err = keys + " take effect only at start; restart evchat to change them";
         return false;
     }
-    if (!bind_all(next, err))
+    std::unique_ptr<TlsContext> tls;
+    if (!load_tls(next, tls, err) || !bind_all(next, err))
         return false;
     config_ = next;
+    install_tls(config_, std::move(tls));
     access_.configure(config_.access);
     proxies_.configure(config_.proxy);
+    tls_proxies_.configure(config_.proxy);
     for (auto& c : clients_)
         c->reconfigure();
     if (config_.access.apply_to_connected)
@@ -276,12 +336,14 @@ std::string Server::metrics_text()
     s.refused_fd_limit = closed_exhaustions_;
     for (auto& l : listeners_)
         s.refused_fd_limit += l->exhaustions();
+    for (auto& l : tls_listeners_)
+        s.refused_fd_limit += l->exhaustions();
     for (auto& w : web_)
         s.refused_fd_limit += w->exhaustions();
     s.lines_said = room_.lines_said();
     s.deliveries = room_.deliveries();
     for (auto& c : clients_)
-        s.clients[static_cast<size_t>(c->websocket() ? Transport::websocket : Transport::tcp)]++;
+        s.clients[static_cast<size_t>(c->transport())]++;
     s.room_members = room_.size();
     backlog_totals(s.backlog_bytes, s.backlog_largest_bytes);
     for (const RoomLog* log : {static_cast<const RoomLog*>(&room_.log()), room_.encoded_log()})
@@ -310,18 +372,30 @@ std::string Server::unhealthy_reason() const
 void Server::accept_client(int fd, const sockaddr* peer)
 {
     if (!proxies_.hold(fd, peer))
-        accept_client(fd, format_address(peer), {});
+        accept_client(Socket(fd), format_address(peer), {});
+}
+
+// The PROXY header comes before the handshake, which comes before the chat.
+void Server::accept_tls(int fd, const sockaddr* peer)
+{
+    if (!tls_proxies_.hold(fd, peer))
+        tls_gate_.hold(Socket(fd), format_address(peer), {});
 }
 
 // A chat client, by its own address or the one its trusted proxy named; rest is what
-// came after the PROXY header.
-void Server::accept_client(int fd, std::string addr, std::string rest)
+// came after the PROXY header (or with the end of the TLS handshake). Over TLS a refusal
+// is said in the session.
+void Server::accept_client(Socket socket, std::string addr, std::string rest)
 {
+    if (closing_)
+        return;  // held by a gate until now: the room is closed
     if (const char* why = check_admission(addr)) {
-        refusals_.refuse(fd, std::move(addr), std::string("error: ") + why + "\n", config_.client.drain_timeout);
+        refusals_.refuse(std::move(socket), std::move(addr), std::string("error: ") + why + "\n",
+                         config_.client.drain_timeout);
         return;
     }
-    admit(fd, Transport::tcp).add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr))).start(rest);
+    Transport t = socket.tls() ? Transport::tls : Transport::tcp;
+    admit(socket, t).add(std::make_unique<Client>(io_, chat_, as_owner(), std::move(socket), std::move(addr))).start(rest);
 }
 
 // After a reload with apply_to_connected: the clients the new lists refuse leave.
@@ -367,26 +441,30 @@ void Server::input_over_budget()
 
 // A WebSocket client whose handshake is done: refused like any newcomer, but in frames
 // after its 101, and with a close that says why (try again later, or a policy).
-void Server::accept_websocket(int fd, std::string addr, std::string rest, std::string response)
+void Server::accept_websocket(Socket socket, std::string addr, std::string rest, std::string response)
 {
+    if (closing_)
+        return;
     bool denied = false;
     if (const char* why = check_admission(addr, &denied)) {
         frames_.text(response, std::vector<std::string_view>{"error: ", why});
         frames_.close(response, denied ? CloseCode::policy : CloseCode::try_again_later, why);
-        refusals_.refuse(fd, std::move(addr), std::move(response), config_.client.drain_timeout);
+        refusals_.refuse(std::move(socket), std::move(addr), std::move(response), config_.client.drain_timeout);
         return;
     }
-    admit(fd, Transport::websocket)
-        .add(std::make_unique<Client>(io_, chat_, as_owner(), fd, std::move(addr), frames_, std::move(response)))
+    Transport t = socket.tls() ? Transport::wss : Transport::websocket;
+    admit(socket, t)
+        .add(std::make_unique<Client>(io_, chat_, as_owner(), std::move(socket), std::move(addr), frames_,
+                                      std::move(response)))
         .start(rest);
 }
 
 // A newcomer let in: counted, and its socket set for chat.
-Slots<Client>& Server::admit(int fd, Transport t)
+Slots<Client>& Server::admit(const Socket& socket, Transport t)
 {
     // Lines are small and already batched per loop iteration: Nagle would only add delay.
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     stats_.count_accepted(t);
     return clients_;
 }
@@ -475,6 +553,8 @@ void Server::flush_pass()
     // leaves, or they would stay in the other nodes' rooms.
     if (closing_ && clients_.empty() && (!cluster_ || cluster_->settled()))
         ev_break(loop_, EVBREAK_ALL);
+    // ev_now is when the loop woke: this iteration ran from then until now.
+    stats_.loop_busy_max = std::max(stats_.loop_busy_max, ev_time() - ev_now(loop_));
 }
 
 // With presence "summary", arrivals and leaves wait to be said: at once if no summary was
@@ -522,7 +602,10 @@ void Server::shutdown()
         closed_exhaustions_ += l->exhaustions();
     for (auto& w : web_)
         closed_exhaustions_ += w->exhaustions();
+    for (auto& l : tls_listeners_)
+        closed_exhaustions_ += l->exhaustions();
     listeners_.clear();  // the admin listener stays: /healthz says "shutting down"
+    tls_listeners_.clear();
     web_.clear();
     idle_.set_timeout(0);
     ev_timer_stop(loop_, &summary_timer_);

@@ -15,6 +15,8 @@
 #include "session.h"
 #include "slots.h"
 #include "stats.h"
+#include "tls_context.h"
+#include "tls_gate.h"
 #include "websocket.h"
 
 #include <ev.h>
@@ -68,13 +70,16 @@ private:
     bool open_admin(const Config& next, std::unique_ptr<Admin>& fresh, std::string& err);
     void install_admin(const Config& next, std::unique_ptr<Admin> fresh);
     void accept_client(int fd, const sockaddr* peer);
-    void accept_client(int fd, std::string addr, std::string rest);
+    void accept_tls(int fd, const sockaddr* peer);
+    void accept_client(Socket socket, std::string addr, std::string rest);
     void apply_access_to_connected();
-    void accept_websocket(int fd, std::string addr, std::string rest, std::string response);
+    void accept_websocket(Socket socket, std::string addr, std::string rest, std::string response);
+    bool load_tls(const Config& next, std::unique_ptr<TlsContext>& fresh, std::string& err);
+    void install_tls(const Config& next, std::unique_ptr<TlsContext> fresh);
     // Lets a newcomer from addr in, or says why not (*denied, if given: the access lists
     // refuse it, and trying again will not help).
     const char* check_admission(const std::string& addr, bool* denied = nullptr);
-    Slots<Client>& admit(int fd, Transport t);
+    Slots<Client>& admit(const Socket& socket, Transport t);
     void flush_pass();
     void destroy_retired();
     void arm_summary_timer();
@@ -103,8 +108,12 @@ private:
     LogThrottle refusals_logged_;
     AccessPolicy access_;
     ProxyGate proxies_;  // chat connections from trusted proxies, until their header
+    std::unique_ptr<TlsContext> tls_;  // while [tls] has a certificate
+    ProxyGate tls_proxies_;            // the same on the TLS listeners, before the handshake
+    TlsGate tls_gate_;                 // TLS chat connections, until their handshake is done
     LogThrottle input_trims_logged_;
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<Listener>> tls_listeners_;  // [tls] listen
     std::vector<std::unique_ptr<WebListener>> web_;  // [websocket] listen
     uint64_t closed_exhaustions_ = 0;  // of listeners closed since start: counters never go back
     std::unique_ptr<Admin> admin_;     // only with [admin] listen

@@ -11,7 +11,7 @@ const char* leave_reason_name(LeaveReason reason)
 
 const char* transport_name(Transport t)
 {
-    static const char* const names[] = {"tcp", "websocket"};
+    static const char* const names[] = {"tcp", "websocket", "tls", "wss"};
     static_assert(sizeof names / sizeof names[0] == static_cast<size_t>(Transport::count));
     return names[static_cast<size_t>(t)];
 }

@@ -24,9 +24,18 @@ enum class LeaveReason {
 const char* leave_reason_name(LeaveReason reason);
 
 // How a chat client speaks: each is a label of the metrics that tell them apart.
-enum class Transport { tcp, websocket, count };
+enum class Transport { tcp, websocket, tls, wss, count };
 
 const char* transport_name(Transport t);
+
+// TLS handshakes by how they ended.
+struct TlsHandshakes {
+    uint64_t ok = 0;
+    uint64_t failed = 0;   // not TLS, an old version, a bad message, a reset
+    uint64_t timeout = 0;  // not done within [tls] handshake_timeout
+    uint64_t closed = 0;   // the peer closed before it was done
+    uint64_t refused = 0;  // over the cap of connections held at once
+};
 
 struct Stats {
     uint64_t accepted[static_cast<size_t>(Transport::count)] = {};
@@ -44,6 +53,9 @@ struct Stats {
     uint64_t loop_iterations = 0;
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
+    TlsHandshakes tls_handshakes;
+    double tls_cert_not_after = 0;  // Unix time; 0: no certificate loaded
+    double loop_busy_max = 0;       // the longest a loop iteration ran, wake to sleep, seconds
 
     void count_leave(LeaveReason reason) { leaves[static_cast<size_t>(reason)]++; }
     void count_accepted(Transport t) { accepted[static_cast<size_t>(t)]++; }

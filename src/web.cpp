@@ -46,21 +46,40 @@ const std::string& chat_page_policy()
     return policy;
 }
 
-WebListener::WebListener(Io& io, uint64_t& proxy_rejections, Upgraded upgraded)
+WebListener::WebListener(Io& io, uint64_t& proxy_rejections, TlsHandshakes& handshakes, Upgraded upgraded)
     : upgraded_(std::move(upgraded)),
       gate_(io, ProxyGate::Header::optional, proxy_rejections,
-            [this](int fd, std::string peer, std::string rest) { http_.take(fd, std::move(peer), std::move(rest)); }),
+            [this](Socket s, std::string peer, std::string rest) { arrived(std::move(s), std::move(peer), std::move(rest)); }),
+      tls_gate_(io, handshakes,
+                [this](Socket s, std::string peer, std::string rest) {
+                    http_.take(std::move(s), std::move(peer), std::move(rest));
+                }),
       http_(io, *this, "web")
 {
-    http_.set_gate(&gate_);
+    http_.set_intake([this](int fd, const sockaddr* peer) {
+        if (!gate_.hold(fd, peer))
+            arrived(Socket(fd), format_address(peer), {});
+    });
 }
 
 void WebListener::configure(const std::vector<std::string>& origins, double timeout, size_t max_pending,
-                            const ProxyConfig& proxy)
+                            const ProxyConfig& proxy, const TlsContext* tls, double handshake_timeout)
 {
     origins_ = origins;
     http_.set_limits(timeout, max_pending);
     gate_.configure(proxy);
+    tls_ = tls != nullptr;
+    tls_gate_.configure(tls, handshake_timeout, max_pending);
+}
+
+// A connection past its PROXY header, if it had one: its request next, or first its TLS
+// handshake (rest is then the handshake's beginning).
+void WebListener::arrived(Socket socket, std::string addr, std::string rest)
+{
+    if (tls_)
+        tls_gate_.hold(std::move(socket), std::move(addr), std::move(rest));
+    else
+        http_.take(std::move(socket), std::move(addr), std::move(rest));
 }
 
 // The client's ADDR: the peer's, or, from a trusted proxy, the one its forwarding fields
@@ -91,11 +110,11 @@ void WebListener::respond(HttpServer::Exchange& ex, const HttpRequest& req)
                     {"X-Content-Type-Options", "nosniff"},
                     {"Referrer-Policy", "no-referrer"}};
     } else if (req.path == "/ws") {
-        UpgradeVerdict v = check_upgrade(req, origins_, false);
+        UpgradeVerdict v = check_upgrade(req, origins_, ex.tls());
         if (v.status == 0) {
             std::string addr = client_address(ex, req);
-            auto [fd, rest] = ex.hand_over();
-            upgraded_(fd, std::move(addr), std::move(rest), upgrade_response(v.accept));
+            auto [socket, rest] = ex.hand_over();
+            upgraded_(std::move(socket), std::move(addr), std::move(rest), upgrade_response(v.accept));
             return;
         }
         r.status = v.status;

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The chat page in a real browser: headless Chromium through Selenium, against the real
-evchat binary with a chat (TCP) listener and a web listener on free loopback ports.
+evchat binary with a chat (TCP) listener and a web listener on free loopback ports; then
+the same over https/wss ([websocket] tls = true, a throwaway certificate made with the
+openssl command), in a second Chromium that alone ignores certificate errors.
 
 Usage: tests/browser/chat_page_test.py [EVCHAT_BIN]   (else $EVCHAT_BIN, else build/evchat)
 
@@ -10,6 +12,7 @@ prints one `SKIPPED: browser tests (...)` line and exits 0. Every wait has a dea
 nothing sleeps to synchronise.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -84,13 +87,32 @@ def can_connect(port, timeout=1.0):
         return False
 
 
-class Server:
-    """evchat on a chat port and a web port, with its log in a temporary file; extra is
-    more TOML for the config (e.g. a [room] table)."""
+def make_certificate(workdir):
+    """A self-signed P-256 certificate for localhost and 127.0.0.1, valid for two days:
+    returns the paths of its PEM certificate and key. Raises on failure."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    try:
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError("openssl req: %s" % e) from None
+    if r.returncode != 0:
+        raise RuntimeError("openssl req exited %d: %s" % (r.returncode, r.stdout.decode(errors="replace")))
+    return cert, key
 
-    def __init__(self, binary, workdir, extra=""):
+
+class Server:
+    """evchat on a chat port and a web port, with its config and log in workdir; extra is
+    more TOML for the config (e.g. a [room] table); tls, a (cert, key) pair of PEM paths,
+    serves the web port over TLS (https, wss)."""
+
+    def __init__(self, binary, workdir, extra="", tls=None):
         self.binary = binary
         self.extra = extra
+        self.tls = tls
         self.workdir = workdir
         self.proc = None
         self.chat_port = self.web_port = None
@@ -117,7 +139,12 @@ class Server:
         config = os.path.join(self.workdir, "evchat.toml")
         with open(config, "w") as f:
             f.write('[server]\nlisten = ["127.0.0.1:%d"]\n[websocket]\nlisten = ["127.0.0.1:%d"]\n' % (cp, wp))
+            if self.tls:
+                f.write("tls = true\n")
             f.write(self.extra)
+            if self.tls:
+                # JSON's string escapes are TOML's, for these ASCII paths.
+                f.write("\n[tls]\ncert = %s\nkey = %s\n" % (json.dumps(self.tls[0]), json.dumps(self.tls[1])))
         log = open(self.log_path, "a")
         log.write("--- start %d\n" % self.starts)
         log.flush()
@@ -213,7 +240,9 @@ class TcpClient:
 
 
 class Browser:
-    def __init__(self, profile_dir, width=1000, height=700):
+    """extra_args: more Chromium switches (--ignore-certificate-errors for the https driver)."""
+
+    def __init__(self, profile_dir, width=1000, height=700, extra_args=()):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
         opts = webdriver.ChromeOptions()
@@ -221,7 +250,7 @@ class Browser:
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile_dir,
-                  "--window-size=%d,%d" % (width, height)]:
+                  "--window-size=%d,%d" % (width, height)] + list(extra_args):
             opts.add_argument(a)
         # An alert must stay open for the test to see it, not be dismissed by the driver.
         opts.set_capability("unhandledPromptBehavior", "ignore")
@@ -237,7 +266,7 @@ class Browser:
 
 
 def run(binary):
-    from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+    from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -248,6 +277,10 @@ def run(binary):
     copy = os.path.join(work, "evchat")
     server = Server(copy, work)
     browser = None
+    # Every server and browser started, for the cleanup: the cases after "https page
+    # connects" use (through server and browser) the https ones.
+    servers = [server]
+    browsers = []
     clients = []
     failures = 0
     state = {}
@@ -372,6 +405,80 @@ def run(binary):
         type_line("hello from a narrow window")
         c.read_until("%s: hello from a narrow window" % me)
 
+    def page_socket_url():
+        return browser.driver.execute_script("return socket ? socket.url : null")
+
+    def case_https_connects():
+        # From here on, the helpers above (lines, wait, tcp, type_line) and the cases below
+        # speak to an evchat whose web port is https/wss only, through a browser that
+        # takes its self-signed certificate.
+        nonlocal server, browser
+        tls_dir = os.path.join(work, "tls")
+        os.mkdir(tls_dir)
+        server = Server(copy, tls_dir, tls=make_certificate(tls_dir))
+        servers.append(server)
+        server.start()
+        browser = Browser(os.path.join(tls_dir, "profile"), extra_args=["--ignore-certificate-errors"])
+        browsers.append(browser)
+        d = browser.driver
+        d.get("https://127.0.0.1:%d/" % server.web_port)
+        if d.execute_script("return location.protocol") != "https:" or not d.find_elements(By.ID, "say"):
+            raise AssertionError("the chat page did not load over https: %s, title %r" % (d.current_url, d.title))
+        wait(connected, "the page over https did not say connected")
+        url = page_socket_url()
+        if url != "wss://127.0.0.1:%d/ws" % server.web_port:
+            raise AssertionError("the page's WebSocket is %r, not wss://127.0.0.1:%d/ws" % (url, server.web_port))
+        wait(lambda: any(t.startswith("You are ") for t in lines()), "no `You are` line over wss")
+        me = next(t for t in lines() if t.startswith("You are "))[len("You are "):]
+        if not me.startswith("127.0.0.1:"):
+            raise AssertionError("the page is %r, not a 127.0.0.1 address" % me)
+        state["me"] = me
+
+    def case_wss_tcp_to_page():
+        a = tcp()
+        state["a"] = a
+        a.send("hello over wss from a TCP client")
+        wait_line("%s: hello over wss from a TCP client" % a.addr, "the TCP client's line")
+
+    def case_wss_page_to_tcp():
+        type_line("hello over wss from the page")
+        state["a"].read_until("%s: hello over wss from the page" % state["me"])
+        url = page_socket_url()
+        if not (url or "").startswith("wss://"):
+            raise AssertionError("the page's WebSocket is now %r" % url)
+
+    def case_http_to_https_port():
+        # evchat closes a connection whose first bytes are no TLS handshake: the browser
+        # gets a network error at once, not the page, and not after a timeout.
+        d = browser.driver
+        bound = TIMEOUT / 2
+        d.set_page_load_timeout(bound)
+        start = time.monotonic()
+        try:
+            d.get("http://127.0.0.1:%d/" % server.web_port)
+        except TimeoutException:
+            raise AssertionError("http:// to the https port still loading after %.0f s" % bound) from None
+        except WebDriverException as e:
+            if "net::ERR_" not in str(e):
+                raise
+        finally:
+            d.set_page_load_timeout(TIMEOUT)
+        took = time.monotonic() - start
+        if d.find_elements(By.ID, "say") or d.find_elements(By.ID, "state"):
+            raise AssertionError("the chat page loaded from %s" % d.current_url)
+        if not d.current_url.startswith("http://"):
+            raise AssertionError("the browser went to %s instead" % d.current_url)
+        error = d.execute_script("return document.body ? document.body.innerText : ''")
+        if "ERR_" not in error:
+            raise AssertionError("no network error shown, but %r" % error[:200])
+        if took > bound:
+            raise AssertionError("the error took %.1f s" % took)
+        # And the listener still serves https.
+        if server.proc is None or server.proc.poll() is not None:
+            raise AssertionError("evchat exited")
+        d.get("https://127.0.0.1:%d/" % server.web_port)
+        wait(connected, "the page over https did not connect again")
+
     cases = [
         ("page connects", case_connects),
         ("tcp line shown in page", case_tcp_to_page),
@@ -379,17 +486,27 @@ def run(binary):
         ("html shown as text", case_html_is_text),
         ("reconnects after restart", case_reconnects),
         ("input usable at 360px", case_narrow),
+        ("https page connects over wss", case_https_connects),
+        ("wss: tcp line shown in page", case_wss_tcp_to_page),
+        ("wss: page line reaches tcp", case_wss_page_to_tcp),
+        ("http to the https port fails", case_http_to_https_port),
     ]
+    # The first case of each group opens the page the others use: if it fails, they are not run.
+    group_starts = {"page connects": "the page never connected",
+                    "https page connects over wss": "the https page never connected"}
     try:
         try:
             shutil.copy2(binary, copy)
             server.start()
             browser = Browser(os.path.join(work, "profile"))
+            browsers.append(browser)
         except Exception as e:
             print("FAIL: browser setup: %s" % (str(e) or type(e).__name__), flush=True)
             return 1
         broken = None
         for name, fn in cases:
+            if name in group_starts:
+                broken = None
             if broken:
                 print("FAIL: browser %s: not run, %s" % (name, broken), flush=True)
                 failures += 1
@@ -399,23 +516,26 @@ def run(binary):
                 print("PASS: browser %s" % name, flush=True)
             except Exception as e:
                 failures += 1
-                msg = (str(e) or type(e).__name__).strip().replace("\n", " | ")
+                # WebDriver's own errors without their stack trace.
+                msg = (getattr(e, "msg", None) or str(e) or type(e).__name__).strip().replace("\n", " | ")
                 print("FAIL: browser %s: %s" % (name, msg), flush=True)
-                if name == "page connects":
-                    broken = "the page never connected"
+                if name in group_starts:
+                    broken = group_starts[name]
                 elif server.proc is None or server.proc.poll() is not None:
                     broken = "evchat is not running"
         if failures:
-            print("evchat log (tail):\n" + server.log_tail(), file=sys.stderr)
+            for s in servers:
+                print("evchat log %s (tail):\n%s" % (s.log_path, s.log_tail()), file=sys.stderr)
     finally:
         for c in clients:
             c.close()
-        if browser:
-            browser.quit()
-        why = server.stop()
-        if why:
-            print("FAIL: browser cleanup: %s" % why, flush=True)
-            failures += 1
+        for b in browsers:
+            b.quit()
+        for s in servers:
+            why = s.stop()
+            if why:
+                print("FAIL: browser cleanup: %s" % why, flush=True)
+                failures += 1
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failures else 0
 

@@ -214,6 +214,29 @@ TempFile::~TempFile()
         unlink(path_.c_str());
 }
 
+TempDir::TempDir()
+{
+    const char* tmp = getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/evchat-itest-dir-XXXXXX";
+    std::vector<char> name(tmpl.begin(), tmpl.end());
+    name.push_back('\0');
+    REQUIRE_MESSAGE(mkdtemp(name.data()), "mkdtemp: " << strerror(errno));
+    path_ = name.data();
+}
+
+TempDir::~TempDir()
+{
+    for (auto& f : files_)
+        unlink(f.c_str());
+    rmdir(path_.c_str());
+}
+
+std::string TempDir::file(const std::string& name)
+{
+    files_.push_back(path_ + "/" + name);
+    return files_.back();
+}
+
 // ---- Conn ----
 
 static std::string go_format(const sockaddr_storage& ss)

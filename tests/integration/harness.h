@@ -49,6 +49,21 @@ private:
     std::string path_;
 };
 
+// A private temporary directory, removed (with the files the test made in it) at the end.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    // A path in the directory, unlinked at the end.
+    std::string file(const std::string& name);
+
+private:
+    std::string path_;
+    std::vector<std::string> files_;
+};
+
 // A client connection (non-blocking socket; every wait is a poll with a deadline).
 class Conn {
 public:

@@ -34,13 +34,6 @@ std::string until_closed(Conn& c)
     return said;
 }
 
-// The value of one sample on the admin listener.
-double metric(Server& s, const std::string& sample)
-{
-    auto m = samples(get(logged_port(s, "admin listening on 127.0.0.1:"), "/metrics").body);
-    return m.count(sample) ? m[sample] : -1;
-}
-
 // An evchat that trusts 127.0.0.1 (the balancer), with HAProxy in front of its chat
 // address in TCP mode.
 struct Balanced {

@@ -67,38 +67,6 @@ std::string loopback(uint16_t port)
     return "127.0.0.1:" + std::to_string(port);
 }
 
-// A private temporary directory, removed (with the files the test made in it) at the end.
-class TempDir {
-public:
-    TempDir()
-    {
-        const char* tmp = getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/evchat-itest-dir-XXXXXX";
-        std::vector<char> name(tmpl.begin(), tmpl.end());
-        name.push_back('\0');
-        REQUIRE_MESSAGE(mkdtemp(name.data()), "mkdtemp: " << strerror(errno));
-        path_ = name.data();
-    }
-    ~TempDir()
-    {
-        for (auto& f : files_)
-            unlink(f.c_str());
-        rmdir(path_.c_str());
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    // A path in the directory, unlinked at the end.
-    std::string file(const std::string& name)
-    {
-        files_.push_back(path_ + "/" + name);
-        return files_.back();
-    }
-
-private:
-    std::string path_;
-    std::vector<std::string> files_;
-};
-
 // The receiving end of NOTIFY_SOCKET: an AF_UNIX datagram socket bound to a path, or with
 // a name starting with '@', in the abstract namespace.
 class NotifySocket {

@@ -78,6 +78,12 @@ std::map<std::string, double> samples(const std::string& text)
     return out;
 }
 
+double metric(Server& s, const std::string& sample)
+{
+    auto m = samples(get(logged_port(s, "admin listening on 127.0.0.1:"), "/metrics").body);
+    return m.count(sample) ? m[sample] : -1;
+}
+
 std::unique_ptr<WsConn> WsConn::connect(uint16_t port, const std::string& extra, Reply* refused, int rcvbuf,
                                         const std::string& source)
 {

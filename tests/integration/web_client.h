@@ -28,6 +28,8 @@ Reply http(uint16_t port, const std::string& request, double timeout = kTimeout)
 Reply get(uint16_t port, const std::string& path);
 // "name{labels}" -> value, for every sample of an exposition.
 std::map<std::string, double> samples(const std::string& text);
+// The value of one sample on s's admin listener; -1 if it has none.
+double metric(Server& s, const std::string& sample);
 
 // A WebSocket client, as a browser would be: every frame it sends is masked.
 class WsConn {
