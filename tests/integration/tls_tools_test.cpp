@@ -1,7 +1,9 @@
 // The tools over TLS against the real server's [tls] listener: evchat-cat --tls (with and
 // without certificate checks) and --healthcheck tls://. The certificate is made for each
-// test by the openssl tool, self-signed, for localhost and 127.0.0.1.
+// test by the openssl tool, self-signed, for localhost.
 #include "harness.h"
+#include "tls_conn.h"
+#include "web_client.h"
 
 #include <doctest/doctest.h>
 
@@ -29,54 +31,24 @@ bool contains(const std::string& s, const std::string& what) { return s.find(wha
 
 std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
-// A self-signed certificate and its key in a private directory, removed at the end.
-class Certificate {
-public:
-    Certificate()
+// evchat with a plain listener (port()) and a TLS one, on a certificate made for the test
+// (self-signed, for localhost).
+struct TlsServer {
+    TlsServer()
     {
-        const char* tmp = getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/evchat-itest-tls-XXXXXX";
-        std::vector<char> name(tmpl.begin(), tmpl.end());
-        name.push_back('\0');
-        REQUIRE_MESSAGE(mkdtemp(name.data()), "mkdtemp: " << strerror(errno));
-        dir_ = name.data();
-        RunResult r = run({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                           "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                           "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key(), "-out", cert()});
-        REQUIRE_MESSAGE(r.status == 0, "openssl req failed: " << r.err);
+        Certificate c = make_certificate(dir, "tools", 1);
+        cert = c.cert;
+        ServerOptions opts;
+        opts.config = "[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"" + c.cert + "\"\nkey = \"" + c.key + "\"\n";
+        srv = start_evchat(opts);
+        tls_port = logged_port(*srv, "tls listening on 127.0.0.1:");
     }
-    ~Certificate()
-    {
-        unlink(key().c_str());
-        unlink(cert().c_str());
-        unlink(fifo().c_str());
-        rmdir(dir_.c_str());
-    }
-    Certificate(const Certificate&) = delete;
-    Certificate& operator=(const Certificate&) = delete;
 
-    std::string cert() const { return dir_ + "/cert.pem"; }
-    std::string key() const { return dir_ + "/key.pem"; }
-    // A path beside them for a test's FIFO.
-    std::string fifo() const { return dir_ + "/input"; }
-
-private:
-    std::string dir_;
+    TempDir dir;
+    std::string cert;
+    std::unique_ptr<Server> srv;
+    uint16_t tls_port = 0;
 };
-
-// evchat with a plain listener (endpoints[0]) and a TLS one, whose port it returns in tls_port.
-std::unique_ptr<Server> start_with_tls(const Certificate& c, uint16_t& tls_port)
-{
-    ServerOptions opts;
-    opts.config = "[tls]\nlisten = [\"127.0.0.1:0\"]\ncert = \"" + c.cert() + "\"\nkey = \"" + c.key() + "\"\n";
-    auto srv = start_evchat(opts);
-    static const std::string key = "tls listening on 127.0.0.1:";
-    REQUIRE_MESSAGE(srv->wait_output(key), "no TLS listener; output:\n" << srv->output_tail());
-    std::string out = srv->output();
-    tls_port = static_cast<uint16_t>(atoi(out.c_str() + out.find(key) + key.size()));
-    REQUIRE(tls_port != 0);
-    return srv;
-}
 
 // The lines of text ending in '\n'.
 std::vector<std::string> lines_of(const std::string& text)
@@ -93,20 +65,21 @@ std::vector<std::string> lines_of(const std::string& text)
 
 TEST_CASE("tls: evchat-cat --tls --insecure chats with a TCP client through the server, both ways")
 {
-    Certificate c;
-    uint16_t tls_port = 0;
-    auto srv = start_with_tls(c, tls_port);
+    TlsServer s;
+    auto& srv = s.srv;
+    const uint16_t tls_port = s.tls_port;
     INFO("server output: " << srv->output_tail());
     Room room("127.0.0.1", srv->port());
     Conn& B = room.join();
-    REQUIRE(mkfifo(c.fifo().c_str(), 0600) == 0);
+    const std::string fifo = s.dir.file("input");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
     Server cat({"/bin/sh", "-c",
-                "exec '" + cat_bin() + "' --tls --insecure " + loopback(tls_port) + " < '" + c.fifo() + "'"});
+                "exec '" + cat_bin() + "' --tls --insecure " + loopback(tls_port) + " < '" + fifo + "'"});
     INFO("evchat-cat output: " << cat.output_tail());
     // The writing end, once the client has opened the reading end.
     int w = -1;
     for (double deadline = now() + kTimeout; w < 0 && now() < deadline && cat.running();) {
-        w = open(c.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (w < 0)
             usleep(5000);  // retrying until the reader is there, within a deadline
     }
@@ -138,9 +111,9 @@ TEST_CASE("tls: evchat-cat --tls --insecure chats with a TCP client through the 
 
 TEST_CASE("tls: evchat-cat --tls --insecure sends a whole file and prints every echo, the last one too")
 {
-    Certificate c;
-    uint16_t tls_port = 0;
-    auto srv = start_with_tls(c, tls_port);
+    TlsServer s;
+    auto& srv = s.srv;
+    const uint16_t tls_port = s.tls_port;
     INFO("server output: " << srv->output_tail());
     std::string text;
     for (int i = 0; i < 300; i++)  // several TLS records each way
@@ -163,9 +136,9 @@ TEST_CASE("tls: evchat-cat --tls --insecure sends a whole file and prints every 
 
 TEST_CASE("tls: evchat-cat --tls checks the certificate: a self-signed one fails with exit 1, a trusted one passes")
 {
-    Certificate c;
-    uint16_t tls_port = 0;
-    auto srv = start_with_tls(c, tls_port);
+    TlsServer s;
+    auto& srv = s.srv;
+    const uint16_t tls_port = s.tls_port;
     INFO("server output: " << srv->output_tail());
     RunResult r = run({cat_bin(), "--tls", loopback(tls_port)});
     CAPTURE(r.err);
@@ -174,7 +147,7 @@ TEST_CASE("tls: evchat-cat --tls checks the certificate: a self-signed one fails
     CHECK(r.err == "evchat-cat: " + loopback(tls_port) + ": TLS: certificate verify failed: self-signed certificate\n");
 
     // Trusted (SSL_CERT_FILE stands in for the system's store), and made out to the host.
-    r = run({"/usr/bin/env", "SSL_CERT_FILE=" + c.cert(), cat_bin(), "--tls", "localhost:" + std::to_string(tls_port)});
+    r = run({"/usr/bin/env", "SSL_CERT_FILE=" + s.cert, cat_bin(), "--tls", "localhost:" + std::to_string(tls_port)});
     CHECK(r.status == 0);
     CHECK(r.out.rfind("You are 127.0.0.1:", 0) == 0);
     CHECK(r.err == "");
@@ -189,9 +162,9 @@ TEST_CASE("tls: evchat-cat --tls checks the certificate: a self-signed one fails
 
 TEST_CASE("tls: --healthcheck tls:// exits 0 against a TLS listener, 1 against a plain one or a closed port")
 {
-    Certificate c;
-    uint16_t tls_port = 0;
-    auto srv = start_with_tls(c, tls_port);
+    TlsServer s;
+    auto& srv = s.srv;
+    const uint16_t tls_port = s.tls_port;
     INFO("server output: " << srv->output_tail());
     std::string target = "tls://" + loopback(tls_port);
     RunResult r = run({evchat_bin(), "--healthcheck", target});
@@ -215,7 +188,7 @@ TEST_CASE("tls: --healthcheck tls:// exits 0 against a TLS listener, 1 against a
     r = run({evchat_bin(), "--healthcheck", target});
     CHECK(r.status == 1);
     CHECK(r.err == target + ": TLS: certificate verify failed: self-signed certificate\n");
-    r = run({"/usr/bin/env", "SSL_CERT_FILE=" + c.cert(), evchat_bin(), "--healthcheck", target});
+    r = run({"/usr/bin/env", "SSL_CERT_FILE=" + s.cert, evchat_bin(), "--healthcheck", target});
     CHECK(r.status == 0);
     CHECK(r.out == target + ": ok\n");
     stop_evchat(*srv);
