@@ -3,12 +3,14 @@
 
 #include "address.h"
 #include "metrics.h"
+#include "tls_client.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -40,12 +42,12 @@ bool wait_for(int fd, short events, double deadline)
     }
 }
 
-// A connected non-blocking socket to target ("HOST:PORT", numeric or localhost; an empty
+// A connected non-blocking socket to address ("HOST:PORT", numeric or localhost; an empty
 // host means this machine, over loopback), or -1 with message saying why.
-int connect_to(const std::string& target, double deadline, std::string& message)
+int connect_to(const std::string& address, double deadline, std::string& message)
 {
     ListenAddress where;
-    if (!parse_listen_address(target, where, message))
+    if (!parse_listen_address(address, where, message))
         return -1;
     auto* sa = reinterpret_cast<sockaddr*>(&where.addr);
     if (where.dual_stack)
@@ -56,39 +58,51 @@ int connect_to(const std::string& target, double deadline, std::string& message)
         return -1;
     }
     if (connect(fd, sa, where.len) < 0 && errno != EINPROGRESS) {
-        message = target + ": " + strerror(errno);
+        message = strerror(errno);
     } else if (!wait_for(fd, POLLOUT, deadline)) {
-        message = target + ": connect timed out";
+        message = "connect timed out";
     } else {
         int soerr = 0;
         socklen_t len = sizeof soerr;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
         if (!soerr)
             return fd;
-        message = target + ": " + strerror(soerr);
+        message = strerror(soerr);
     }
     close(fd);
     return -1;
 }
 
-// Reads into text until done(text), the end of the peer's output (*eof: EOF or an error),
-// max bytes, or the deadline. False on timeout.
+// Reads into text, from the socket or through TLS over it, until done(text), the end of
+// the peer's output (*eof: EOF, close_notify or an error), max bytes, or the deadline.
+// False on timeout.
 template <typename Done>
-bool read_until(int fd, std::string& text, size_t max, double deadline, Done done, bool* eof)
+bool read_until(int fd, TlsStream* tls, std::string& text, size_t max, double deadline, Done done, bool* eof)
 {
     char buf[16384];
     *eof = false;
     while (!done(text) && text.size() < max) {
-        if (!wait_for(fd, POLLIN, deadline))
-            return false;
-        ssize_t n = read(fd, buf, std::min(sizeof buf, max - text.size()));
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0) {
+        size_t cap = std::min(sizeof buf, max - text.size());
+        ssize_t n;
+        short wait = POLLIN;
+        if (tls) {
+            size_t got = 0;
+            TlsStream::Io io = tls->read(buf, cap, got);
+            wait = TlsStream::poll_events(io);
+            n = io == TlsStream::Io::done ? static_cast<ssize_t>(got) : wait ? -1 : 0;
+        } else {
+            n = read(fd, buf, cap);
+            if (n < 0 && errno != EAGAIN && errno != EINTR)
+                n = 0;
+        }
+        if (n > 0) {
+            text.append(buf, static_cast<size_t>(n));
+        } else if (n == 0) {
             *eof = true;
             return true;
+        } else if (!wait_for(fd, wait, deadline)) {
+            return false;
         }
-        text.append(buf, static_cast<size_t>(n));
     }
     return true;
 }
@@ -113,21 +127,55 @@ bool send_all(int fd, const std::string& data, double deadline)
 int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message)
 {
     double deadline = now() + timeout_seconds;
-    int fd = connect_to(target, deadline, message);
-    if (fd < 0)
+    // A health check asks whether the server runs, not who it is: tls:// takes the
+    // certificate as it comes (a self-signed one too); tls+verify:// checks it.
+    std::string address = target;
+    std::unique_ptr<TlsClient> client;
+    if (target.rfind("tls://", 0) == 0) {
+        address = target.substr(6);
+        client = std::make_unique<TlsClient>(false);
+    } else if (target.rfind("tls+verify://", 0) == 0) {
+        address = target.substr(13);
+        client = std::make_unique<TlsClient>(true);
+    }
+    if (client && !client->ok()) {
+        message = target + ": " + client->error();
         return 1;
+    }
+    int fd = connect_to(address, deadline, message);
+    if (fd < 0) {
+        message = target + ": " + message;
+        return 1;
+    }
+    std::unique_ptr<TlsStream> tls;
+    if (client) {
+        // The name a verifying client checks is the address's host, brackets off.
+        std::string host = address.substr(0, address.rfind(':'));
+        if (host.size() >= 2 && host.front() == '[')
+            host = host.substr(1, host.size() - 2);
+        tls = std::make_unique<TlsStream>(*client, fd, host.empty() ? "localhost" : host);
+        if (!tls->handshake_within(deadline - now())) {
+            message = target + ": TLS: " + tls->error();
+            close(fd);
+            return 1;
+        }
+    }
     std::string line;
     bool eof;
     auto has_line = [](const std::string& s) { return s.find('\n') != std::string::npos; };
     int status = 1;
-    if (!read_until(fd, line, 256, deadline, has_line, &eof))
+    if (!read_until(fd, tls.get(), line, 256, deadline, has_line, &eof))
         message = target + ": no greeting in time";
+    else if (eof && !has_line(line) && tls && !tls->error().empty())
+        message = target + ": closed before the greeting: TLS: " + tls->error();
     else if (eof && !has_line(line))
         message = target + ": closed before the greeting";
     else if ((line.rfind("You are ", 0) == 0 || line.rfind("Your name?\n", 0) == 0) && has_line(line))
         message = target + ": ok", status = 0;
     else
         message = target + ": unexpected greeting";
+    if (tls)
+        tls->close_notify();  // a goodbye, so that the server does not log a cut connection
     close(fd);
     return status;
 }
@@ -136,8 +184,10 @@ int run_stats(const std::string& target, double timeout_seconds, std::string& ta
 {
     double deadline = now() + timeout_seconds;
     int fd = connect_to(target, deadline, message);
-    if (fd < 0)
+    if (fd < 0) {
+        message = target + ": " + message;
         return 1;
+    }
     std::string request = "GET /metrics HTTP/1.1\r\nHost: " + target +
                           "\r\nUser-Agent: evchat-stats\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
     // Done at the server's close, or early when the answer is plainly not HTTP (the chat
@@ -145,7 +195,7 @@ int run_stats(const std::string& target, double timeout_seconds, std::string& ta
     auto not_http = [](const std::string& s) { return s.size() >= 5 && s.compare(0, 5, "HTTP/") != 0; };
     std::string response;
     bool eof = false;
-    bool ok = send_all(fd, request, deadline) && read_until(fd, response, 64 << 20, deadline, not_http, &eof);
+    bool ok = send_all(fd, request, deadline) && read_until(fd, nullptr, response, 64 << 20, deadline, not_http, &eof);
     close(fd);
     if (ok && not_http(response)) {
         message = target + ": not an HTTP answer (is this the admin address?)";

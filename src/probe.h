@@ -9,7 +9,10 @@
 
 // Connects, reads the first line, and accepts evchat's greeting: "You are ...", or
 // "Your name?" with [room] names. Returns the process exit status (0 healthy, 1 not)
-// and says why in message.
+// and says why in message. target is HOST:PORT; tls://HOST:PORT speaks TLS (a [tls]
+// listener) and takes any certificate, tls+verify://HOST:PORT checks it against the
+// system's store (SSL_CERT_FILE stands in for it) and HOST. The handshake is within the
+// same deadline.
 int run_healthcheck(const std::string& target, double timeout_seconds, std::string& message);
 
 // GET /metrics from an admin listener, as an aligned table in table. Returns the exit

@@ -24,7 +24,7 @@ ChatPeerBase::ChatPeerBase(struct ev_loop* loop, ConnReads& reads, PeerEvents& e
 bool ChatPeerBase::start(const Target& t, int rcvbuf)
 {
     const Endpoint& node = t.node_for(index);
-    return conn_.connect(reinterpret_cast<const sockaddr*>(&node.addr), node.len, rcvbuf);
+    return conn_.connect(reinterpret_cast<const sockaddr*>(&node.addr), node.len, rcvbuf, t.tls);
 }
 
 void ChatPeerBase::hear(std::string_view line, uint64_t now)

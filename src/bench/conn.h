@@ -1,12 +1,14 @@
-// Conn: one non-blocking TCP connection on the loop, and the read state all of them share.
-// A Conn is owned by its Peer; the ConnReads it reads into is owned by the Session.
+// Conn: one non-blocking TCP connection on the loop, TLS over it if asked, and the read
+// state all of them share. A Conn is owned by its Peer; its ConnReads by the Session.
 #pragma once
 
 #include "bench/histogram.h"
+#include "tls_client.h"
 
 #include <cstdint>
 #include <ctime>
 #include <ev.h>
+#include <memory>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -36,7 +38,9 @@ private:
 };
 
 // Connect, buffered writes, reads handed to its owner. TCP_NODELAY, as the server's
-// clients are interactive.
+// clients are interactive. Over TLS the owner sees the same: connected() once the
+// handshake is done, and the decrypted bytes, stamped with the kernel's arrival time of
+// the read that completed them (TLS reads the socket through recvmsg here too).
 class Conn {
 public:
     // What the owner hears. `closed` is only for ends the connection did not ask for
@@ -60,9 +64,10 @@ public:
     Conn& operator=(const Conn&) = delete;
 
     // Starts connecting; rcvbuf > 0 sets SO_RCVBUF first (before the window is agreed),
-    // and an MSS of 1460.
+    // and an MSS of 1460; tls: speak TLS, with this client's settings (it must outlive
+    // the connection), or plain TCP if null.
     // False, with errno set, if the socket cannot even be started.
-    bool connect(const sockaddr* to, socklen_t len, int rcvbuf);
+    bool connect(const sockaddr* to, socklen_t len, int rcvbuf, const TlsClient* tls);
     // Output is appended here, then written by flush() (before connected: on connect).
     std::string& out() { return out_; }
     // Writes what the socket takes now; the rest when it becomes writable.
@@ -77,11 +82,20 @@ public:
     std::string local_name() const;
 
 private:
+    using Io = TlsStream::Io;
+
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
+    // One recvmsg into buf, its arrival time in arrived_; as recvmsg returns.
+    ssize_t receive(char* buf, size_t cap);
+    Io send_some(size_t& sent);
     void read_some();
+    void read_tls();
+    void handshake();
     void fail(const char* why);
     void update_watchers();
+    // The BIO through which TLS uses the socket: receive() and send_some().
+    static BIO* make_bio(Conn& c);
 
     struct ev_loop* loop_;
     ConnReads& reads_;
@@ -91,8 +105,16 @@ private:
     bool reading_ = true;
     std::string out_;
     size_t sent_ = 0;  // bytes of out_ already written
+    uint64_t arrived_ = 0;  // when the last bytes received reached the socket
     ev_io read_w_;
     ev_io write_w_;
+
+    // TLS: the session, and what it waits for beyond reading and writing as usual.
+    std::unique_ptr<TlsStream> tls_;
+    bool handshaking_ = false;
+    int handshake_waits_ = 0;        // EV_READ or EV_WRITE
+    bool read_waits_write_ = false;  // a read needs the socket writable (TLS's own output)
+    bool write_waits_read_ = false;  // a write needs it readable
 };
 
 }  // namespace bench

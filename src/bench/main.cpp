@@ -7,6 +7,7 @@
 #include "bench/proc_stats.h"
 #include "bench/report.h"
 #include "bench/scenario.h"
+#include "tls_client.h"
 
 #include <algorithm>
 #include <csignal>
@@ -34,6 +35,10 @@ Target:
                      a matching Origin, version 13), says each line as one masked
                      text frame and hears each line as one text message; --addr is
                      then the server's WebSocket address (evchat's [websocket] listen)
+  --tls              every connection speaks TLS (1.2 or later) to a TLS address:
+                     evchat's [tls] listen (with --websocket: wss), Redis's
+                     --tls-port. No certificate is checked: the load stays on this
+                     machine. Arrival times are still the kernel's.
   --pid PID[,PID...] the server's processes (a cluster's nodes and its Redis), for
                      their CPU time and memory, added up
   --label NAME       server name written in the results [chat or redis]
@@ -150,6 +155,16 @@ int main(int argc, char** argv)
     target.websocket = flags.on("websocket");
     if (target.websocket && target.protocol != Protocol::chat)
         return usage_error("--websocket is for --server chat");
+    // One context for every connection; no certificate is checked (see the usage).
+    std::unique_ptr<TlsClient> tls;
+    if (flags.on("tls")) {
+        tls = std::make_unique<TlsClient>(false);
+        if (!tls->ok()) {
+            fprintf(stderr, "evchat-bench: %s\n", tls->error().c_str());
+            return 1;
+        }
+        target.tls = tls.get();
+    }
     std::string addrs = flags.text("addr", "");
     if (addrs.empty())
         return usage_error("--addr HOST:PORT is required");
@@ -184,7 +199,7 @@ int main(int argc, char** argv)
     out.str("case", scenario->name());
     out.str("server", label);
     out.str("protocol", server);
-    out.str("transport", target.websocket ? "websocket" : "tcp");
+    out.str("transport", std::string(target.websocket ? "websocket" : "tcp") + (tls ? "+tls" : ""));
     out.num("rep", static_cast<double>(rep));
     bool ok = scenario->run(loop, target, out);
     printf("%s\n", out.text().c_str());

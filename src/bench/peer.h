@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <vector>
 
+class TlsClient;
+
 namespace bench {
 
 enum class Protocol { chat, redis };
@@ -23,6 +25,7 @@ struct Endpoint {
 struct Target {
     Protocol protocol = Protocol::chat;
     bool websocket = false;       // chat over WebSocket (GET /ws), one text message per line
+    const TlsClient* tls = nullptr;  // every connection over TLS with these settings (main's)
     std::vector<Endpoint> nodes;  // at least one; peers are spread over them in turn
     std::vector<int> pids;        // every process that serves the room; empty: no CPU or memory figures
     const Endpoint& node_for(int index) const { return nodes[static_cast<size_t>(index) % nodes.size()]; }

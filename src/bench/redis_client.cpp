@@ -95,13 +95,13 @@ public:
     {
         const Endpoint& node = t.node_for(index);
         auto* to = reinterpret_cast<const sockaddr*>(&node.addr);
-        if (!sub_.connect(to, node.len, rcvbuf))
+        if (!sub_.connect(to, node.len, rcvbuf, t.tls))
             return false;
         std::string& out = sub_.out();
         out += "*2\r\n";
         append_bulk(out, "SUBSCRIBE");
         append_bulk(out, channel);
-        if (pub_ && !pub_->connect(to, node.len, 0)) {
+        if (pub_ && !pub_->connect(to, node.len, 0, t.tls)) {
             sub_.close(false);
             return false;
         }

@@ -86,6 +86,7 @@ public:
     {
         const Endpoint& node = t.node_for(index);
         host_ = format_address(reinterpret_cast<const sockaddr*>(&node.addr));
+        origin_scheme_ = t.tls ? "https://" : "http://";  // the page's origin is the server's
         return ChatPeerBase::start(t, rcvbuf);
     }
     void say(std::string_view payload) override { send_frame(WSLAY_TEXT_FRAME, payload); }
@@ -98,7 +99,7 @@ private:
         std::string& out = conn_.out();
         out.insert(0, "GET /ws HTTP/1.1\r\nHost: " + host_ +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
-                          "\r\nSec-WebSocket-Version: 13\r\nOrigin: http://" + host_ + "\r\n\r\n");
+                          "\r\nSec-WebSocket-Version: 13\r\nOrigin: " + origin_scheme_ + host_ + "\r\n\r\n");
     }
 
     void data(Conn&, const char* p, size_t n, uint64_t now) override
@@ -260,6 +261,7 @@ private:
 
     wslay_frame_context_ptr frames_ = nullptr;
     std::string host_, key_;
+    const char* origin_scheme_ = "http://";
     std::string head_;  // the answer to the upgrade, until it is complete
     bool upgraded_ = false;
     const char* in_ = nullptr;  // what frames() has not yet handed to wslay
