@@ -52,16 +52,17 @@ void Io::forget(Connection& c)
 
 bool Io::take_step()
 {
+    constexpr unsigned steps_always = 2;
     constexpr double budget = 0.002;
     unsigned now = ev_iteration(loop);
     if (now != step_iteration_) {
         step_iteration_ = now;
-        stepped_ = false;
+        steps_ = 0;
     }
     // ev_now is when the loop woke: the iteration has run since then.
-    if (stepped_ && ev_time() - ev_now(loop) > budget)
+    if (steps_ >= steps_always && ev_time() - ev_now(loop) > std::max(budget, last_busy_ / 4))
         return false;
-    stepped_ = true;
+    steps_++;
     return true;
 }
 

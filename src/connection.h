@@ -31,12 +31,16 @@ public:
     void read_next(Connection& c);
     // c is going away: it reads no more.
     void forget(Connection& c);
-    // Whether a step of work that can wait (a TLS handshake's) may run now: at least one
-    // in each loop iteration, then more only until the iteration has run for 2 ms. The
-    // steps put off wait for the next iteration, which comes at once (their sockets are
-    // still readable, or their input is in the read_next list), having served everyone
-    // else in between.
+    // Whether a step of work that can wait (a TLS handshake's, up to a millisecond of CPU)
+    // may run now: two in each loop iteration, then more while the iteration has run for
+    // less than 2 ms, or a quarter of the last iteration's length when iterations are long
+    // (a flush of arrivals to thousands): handshakes never stall the loop, and a busy
+    // loop never starves them. The steps put off wait for the next iteration, which comes
+    // at once (their sockets are still readable, or their input is in the read_next
+    // list), having served everyone else in between.
     bool take_step();
+    // The server's flush pass, last in each iteration: it ran for busy seconds.
+    void iteration_ran(double busy) { last_busy_ = busy; }
 
     struct ev_loop* const loop;
     Log& log;
@@ -48,7 +52,8 @@ private:
     std::vector<Connection*> next_;
     ev_idle next_w_;
     unsigned step_iteration_ = 0;  // the loop iteration of the last step taken
-    bool stepped_ = false;         // whether a step was taken in it
+    unsigned steps_ = 0;           // steps taken in it
+    double last_busy_ = 0;         // seconds the last iteration ran
 };
 
 // A connected socket and, over TLS, its session: what passes from one owner to the next (a

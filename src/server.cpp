@@ -561,7 +561,9 @@ void Server::flush_pass()
     if (closing_ && clients_.empty() && (!cluster_ || cluster_->settled()))
         ev_break(loop_, EVBREAK_ALL);
     // ev_now is when the loop woke: this iteration ran from then until now.
-    stats_.loop_busy_max = std::max(stats_.loop_busy_max, ev_time() - ev_now(loop_));
+    double busy = ev_time() - ev_now(loop_);
+    stats_.loop_busy_max = std::max(stats_.loop_busy_max, busy);
+    io_.iteration_ran(busy);
 }
 
 // With presence "summary", arrivals and leaves wait to be said: at once if no summary was

@@ -90,7 +90,10 @@ TlsSession::Result TlsSession::write_out(const char* p, size_t n, Result r)
         int ret = fresh([&] { return SSL_write_ex(ssl_, p, n, &done); });
         if (ret <= 0) {
             r = outcome(ret, r);
-            if (r.wait == Wait::readable) {
+            if (r.ended) {
+                r.ended = false;  // a write to a peer that has gone: nothing more goes out
+                r.failed = true;
+            } else if (r.wait == Wait::readable) {
                 // A write that must first read (a renegotiation, which is refused, or a
                 // message split across records) would spin on a writable socket: the
                 // session is given up rather than left to wait on the wrong side.
