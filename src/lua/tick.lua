@@ -5,7 +5,10 @@
 -- It renews the names as hold.lua does (a key a Redis lost comes back; one another took
 -- meanwhile is counted), its liveness key and registration, and sets its member set to
 -- exactly its members (in the room, or with their arrival sent: the batches after this
--- command change it from there, in order). A node that was swept learns it first, and
+-- command change it from there, in order). A set it had to correct (Redis lost its data,
+-- or was restored from an older copy) is said in the stream as this node's census, an
+-- entry of field c whose events are its members' arrivals in order, which every node's
+-- roster takes as the whole of this node's members at that place in the order. A node that was swept learns it first, and
 -- takes nothing back: it must stop, and its members must not be swept (and told to
 -- leave) a second time.
 --
@@ -30,9 +33,30 @@ for i, k in ipairs(KEYS) do
 end
 redis.call('set', p .. ':node:' .. me, '1', 'px', px)
 redis.call('sadd', p .. ':nodes', me)
-redis.call('del', p .. ':members:' .. me)
+local mine, want, changed = p .. ':members:' .. me, {}, false
 for i = 6 + n, #ARGV do
-  redis.call('sadd', p .. ':members:' .. me, ARGV[i])
+  want[ARGV[i]] = true
+end
+for _, m in ipairs(redis.call('zrange', mine, 0, -1)) do
+  if want[m] then
+    want[m] = nil
+  else
+    redis.call('zrem', mine, m)
+    changed = true
+  end
+end
+for i = 6 + n, #ARGV do
+  if want[ARGV[i]] then
+    redis.call('zadd', mine, redis.call('incr', p .. ':arrivals'), ARGV[i])
+    changed = true
+  end
+end
+if changed then
+  local census = {}
+  for _, m in ipairs(redis.call('zrange', mine, 0, -1)) do
+    table.insert(census, encode_event('a', m, ''))
+  end
+  redis.call('xadd', p, 'maxlen', '~', maxlen, '*', 'o', me, 's', '0', 'e', table.concat(census), 'c', '1')
 end
 local out = {taken, 0}
 if may_sweep ~= '1' then
@@ -40,7 +64,7 @@ if may_sweep ~= '1' then
 end
 for _, o in ipairs(redis.call('smembers', p .. ':nodes')) do
   if redis.call('exists', p .. ':node:' .. o) == 0 then
-    local ms = redis.call('smembers', p .. ':members:' .. o)
+    local ms = redis.call('zrange', p .. ':members:' .. o, 0, -1)
     local events = {}
     for _, m in ipairs(ms) do
       table.insert(events, encode_event('l', m, ''))
