@@ -137,14 +137,13 @@ std::string who(Conn& c)
 }
 
 // Each of `clients` reads its next `count` lines.
-std::vector<std::vector<std::string>> next_lines(const std::vector<Conn*>& clients, size_t count,
-                                                 double timeout = kTimeout)
+std::vector<std::vector<std::string>> next_lines(const std::vector<Conn*>& clients, size_t count)
 {
     std::vector<std::vector<std::string>> heard;
     for (Conn* c : clients) {
         heard.emplace_back();
         for (size_t i = 0; i < count; i++)
-            heard.back().push_back(c->read_line(timeout));
+            heard.back().push_back(c->read_line());
     }
     return heard;
 }
@@ -375,12 +374,16 @@ TEST_CASE("cluster: a node that dies: another tells the room its members left, a
     if (!have_redis())
         return;
     auto redis = start_redis();
-    auto nodes = start_nodes(3, redis->port(), kShortLease + kNames);
+    auto nodes = start_nodes(3, redis->port(), kShortLease + kWholeRoom);
     auto alice = named(nodes[0]->port(), "alice");
+    CHECK(alice->read_line() == "Present (0):");
     auto carol = named(nodes[2]->port(), "carol");
+    CHECK(carol->read_line() == "Present (1): alice");
     CHECK(alice->read_line() == "carol has arrived");
     auto bob = named(nodes[1]->port(), "bob");
+    CHECK(bob->read_line() == "Present (2): alice, carol");
     auto dave = named(nodes[1]->port(), "dave");
+    CHECK(dave->read_line() == "Present (3): alice, carol, bob");
     auto gone = asked(nodes[1]->port());  // left before the node died: not told again
     CHECK(answer(*gone, "gone") == "You are gone");
     gone->close();
@@ -410,7 +413,11 @@ TEST_CASE("cluster: a node that dies: another tells the room its members left, a
     while (sweeps() == 0 && now() < deadline)
         usleep(10000);  // polling the two logs, within a deadline
     CHECK(sweeps() == 1);
+    // Its members are in no roster any more.
+    for (Conn* c : {alice.get(), carol.get()})
+        CHECK(who(*c) == "Present (2): alice, carol");
     auto new_bob = name_is_free(nodes[0]->port(), "bob", *carol);
+    CHECK(new_bob->read_line() == "Present (2): alice, carol");
     CHECK(alice->read_line() == "bob has arrived");
     REQUIRE(alice->send_all("still here\n"));
     CHECK(carol->read_line() == "alice: still here");  // and nothing before it
@@ -671,12 +678,14 @@ TEST_CASE("cluster: a claim whose answer was lost, sent again, finds itself and 
     CHECK(redis_command(port, "EXISTS " + key) == ":0");
 }
 
+// (That a dead node's members leave every roster once swept is held in the test of a node
+// that dies, above, which waits out the lease once for both.)
 TEST_CASE("cluster: the roster, /who, /nick and /me are the whole room's on every node")
 {
     if (!have_redis())
         return;
     auto redis = start_redis();
-    auto nodes = start_nodes(3, redis->port(), kShortLease + kWholeRoom);
+    auto nodes = start_nodes(3, redis->port(), kWholeRoom);
     auto alice = named(nodes[0]->port(), "alice");
     CHECK(alice->read_line() == "Present (0):");
     auto bob = named(nodes[1]->port(), "bob");
@@ -720,19 +729,8 @@ TEST_CASE("cluster: the roster, /who, /nick and /me are the whole room's on ever
         CHECK(c->read_line() == "* carol waves");
     for (Conn* c : everyone)
         CHECK(who(*c) == "Present (5): ann, bob, carol, dave, alice");
-
-    // B dies: once the sweep has said its members' leaves, no roster has them.
-    nodes[1]->signal(SIGKILL);
-    REQUIRE(nodes[1]->wait_exit());
-    std::vector<Conn*> survivors{alice.get(), carol.get(), alice2.get()};
-    for (auto& lines : next_lines(survivors, 2, 2 * kLease)) {
-        std::sort(lines.begin(), lines.end());
-        CHECK(lines == std::vector<std::string>{"bob has left", "dave has left"});
-    }
-    for (Conn* c : survivors)
-        CHECK(who(*c) == "Present (3): ann, carol, alice");
-    for (size_t i : {0, 2})
-        stop_evchat(*nodes[i]);
+    for (auto& node : nodes)
+        stop_evchat(*node);
 }
 
 TEST_CASE("cluster: after a lost link, and after Redis restarted without its data, every roster is the room")
@@ -784,8 +782,7 @@ TEST_CASE("cluster: after a lost link, and after Redis restarted without its dat
         CHECK(who(*c) == room);
     // Whatever order the censuses came in, the newcomers follow them.
     CHECK(room.rfind("Present (5): ", 0) == 0);
-    CHECK(room.size() >= 26);
-    CHECK(room.substr(room.size() - 12) == ", dave, erin");
+    CHECK(room.find(", dave, erin") == room.size() - 12);
     for (const std::string name : {"alice", "bob", "carol"})
         CHECK(room.find(name) != std::string::npos);
     for (auto& node : nodes)
