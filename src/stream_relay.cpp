@@ -342,8 +342,8 @@ void StreamRelay::check_backlog()
     events_.readable_changed();
 }
 
-// Those in the room or on their way in, less what the batches not yet sent will change
-// (the outbox, and everything in flight while a reconnect is being vetted).
+// Those in the room or on their way in, less what the batch not yet sent will change (the
+// outbox; once vetted, every batch in flight has been sent, and runs first).
 std::set<std::string> StreamRelay::members_in_redis() const
 {
     std::set<std::string> names;
@@ -364,10 +364,8 @@ std::set<std::string> StreamRelay::members_in_redis() const
             }
         }
     };
+    assert(vetted_);
     undo(outbox_ops_);
-    if (!vetted_)
-        for (auto b = inflight_.rbegin(); b != inflight_.rend(); ++b)
-            undo(b->ops);
     return names;
 }
 

@@ -70,7 +70,8 @@ public:
     // Sends what was published since the last call as one entry.
     void flush();
     bool settled() const { return outbox_.empty() && inflight_.empty(); }
-    // This node's members as Redis will have them once it has run every batch sent so far.
+    // This node's members as Redis will have them once it has run every batch sent so far;
+    // only once vetted (before, a batch in flight may or may not have run).
     std::set<std::string> members_in_redis() const;
 
 private:
