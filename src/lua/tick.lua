@@ -7,12 +7,12 @@
 -- its member set to exactly those (in the room, or with their arrival sent: every batch
 -- sent before this command has run, and the batches after it change the set from there,
 -- in order). The first tick after a reconnect, before batches in flight are sent again,
--- cannot know which of them had run, and leaves the set alone. A set it had to correct (Redis lost its data,
--- or was restored from an older copy) is said in the stream as this node's census, an
--- entry of field c whose events are its members' arrivals in order, which every node's
--- roster takes as the whole of this node's members at that place in the order. A node that was swept learns it first, and
--- takes nothing back: it must stop, and its members must not be swept (and told to
--- leave) a second time.
+-- cannot know which of them had run, and leaves the set alone. A set it had to correct
+-- (Redis lost its data, or was restored from an older copy) is said in the stream as this
+-- node's census, an entry of field c whose events are its members' arrivals in order,
+-- which every node's roster takes as the whole of this node's members at that place in
+-- the order. A node that was swept learns it first, and takes nothing back: it must stop,
+-- and its members must not be swept (and told to leave) a second time.
 --
 -- Then, if it may, it sweeps each registered node whose liveness key is gone: the leaves
 -- of that node's members go to the stream as one entry of origin "ORIGIN/swept" whose
