@@ -37,6 +37,8 @@ void Broadcaster::configure(const RoomConfig& room, size_t max_line)
         say_presence();
     presence_ = room.presence;
     summary_.set_max_line(max_line);
+    roster_on_ = room.roster;
+    max_line_ = max_line;
     history_on_ = room.history > 0;
     if (history_on_ && !history_) {
         history_ = std::make_unique<RoomHistory>();
@@ -72,7 +74,6 @@ void Broadcaster::rename(Member& m, std::string_view name)
     assert(m.in_room);
     std::string old = std::move(m.name);
     m.name = name;
-    names_valid_ = false;
     happen({RoomEvent::Kind::rename, old, name}, nullptr);
 }
 
@@ -99,17 +100,24 @@ void Broadcaster::close(Member& m)
         silence(m);
 }
 
-void Broadcaster::apply(const RoomEvent& e, Member* arriving)
+void Broadcaster::apply(const RoomEvent& e, Member* arriving, std::string_view origin, bool counted)
 {
     using K = RoomEvent::Kind;
     switch (e.kind) {
     case K::arrival:
         announce(e.name, true);
+        // The newcomer's roster is the room just before its arrival in the order.
+        if (arriving && roster_on_)
+            arriving->roster = roster_.line(max_line_);
+        if (!counted)
+            roster_.arrive(origin, e.name);
         if (arriving)
             admit(*arriving);
         return;
     case K::leave:
         announce(e.name, false);
+        if (!counted)
+            roster_.leave(origin, e.name);
         return;
     case K::line:
     case K::emote:
@@ -118,6 +126,8 @@ void Broadcaster::apply(const RoomEvent& e, Member* arriving)
         break;
     case K::rename:
         append({e.name, " is now ", e.text, "\n"}, Line::heard);
+        if (!counted)
+            roster_.rename(origin, e.name, e.text);
         break;
     }
     deliveries_ += size_;
@@ -187,8 +197,6 @@ void Broadcaster::admit(Member& m)
         changes_++;  // its greeting waits for the flush pass, whatever presence says
     members_.push_back(m);
     size_++;
-    if (names_valid_)
-        names_.append(names_.empty() ? "" : ", ").append(m.name);
 }
 
 void Broadcaster::silence(Member& m)
@@ -199,7 +207,6 @@ void Broadcaster::silence(Member& m)
         history_->drop_encoded();
     m.in_room = false;
     members_.remove(m);
-    names_valid_ = false;
     size_--;
 }
 
@@ -218,29 +225,4 @@ bool Broadcaster::has_member_named(std::string_view name) const
         if (m->name == name)
             return true;
     return false;
-}
-
-std::string Broadcaster::roster(size_t max_line)
-{
-    if (!names_valid_) {
-        names_.clear();
-        members_.each([&](const Member& m) { names_.append(names_.empty() ? "" : ", ").append(m.name); });
-        names_valid_ = true;
-    }
-    std::string line = "Present (" + std::to_string(size_) + "):";
-    if (size_ == 0)
-        return line + "\n";
-    if (line.size() + 1 + names_.size() + 1 <= max_line)
-        return line + " " + names_ + "\n";
-    // Too long for a reader's line limit: as many whole names as fit with the count of
-    // the rest after them. Config validation keeps max_line large enough for the count alone.
-    size_t shown = 0, cut = 0;
-    for (size_t next; (next = names_.find(", ", cut + (shown ? 2 : 0))) != std::string::npos; cut = next, shown++) {
-        size_t ending = 7 + std::to_string(size_ - shown - 1).size() + 7;  // ", ... (" K " more)\n"
-        if (line.size() + 1 + next + ending > max_line)
-            break;
-    }
-    if (shown == 0)
-        return line + " ... (" + std::to_string(size_) + " more)\n";
-    return line + " " + names_.substr(0, cut) + ", ... (" + std::to_string(size_ - shown) + " more)\n";
 }

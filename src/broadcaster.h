@@ -8,6 +8,7 @@
 #include "room_event.h"
 #include "room_history.h"
 #include "room_log.h"
+#include "room_roster.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -28,6 +29,7 @@ struct Member {
     bool in_room = false;
     bool arriving = false;    // its arrival is on its way through the relay's global order
     std::optional<size_t> history;  // with [room] history: the lines lent to it at its admission
+    std::string roster;       // with [room] roster: the others present at its admission
     ListLink<Member> link;    // the room's members in order of arrival
 };
 
@@ -88,8 +90,10 @@ public:
     bool present(const Member& m) const { return m.in_room || m.arriving; }
     // m goes away: its reader no longer holds the log.
     void release(Member& m);
-    // An event in the global order; arriving is the local member it admits, if any.
-    void apply(const RoomEvent& e, Member* arriving);
+    // An event in the global order; arriving is the local member it admits, if any. origin
+    // is the node whose member the event is about ("" alone); counted: the roster already
+    // holds what the event changes (it was loaded from Redis after the event).
+    void apply(const RoomEvent& e, Member* arriving, std::string_view origin = {}, bool counted = false);
     // A line said before this node was in the room (a chat line or /me from the cluster's
     // stream, oldest first, before any event applies): into the history, to nobody.
     void recall(const RoomEvent& e);
@@ -105,9 +109,10 @@ public:
     {
         members_.each([&](const Member& m) { f(m); });
     }
-    // "Present (N): a, b, c\n", in order of arrival, at most max_line bytes: beyond that the
-    // list ends with "... (K more)". Built once per change of the room, not per reader.
-    std::string roster(size_t max_line);
+    // Everyone in the room, on every node ("Present (N): ...", RoomRoster::line).
+    std::string roster(size_t max_line) { return roster_.line(max_line); }
+    // What the roster knows, for a cluster node that loads or corrects it from Redis.
+    RoomRoster& whole_room() { return roster_; }
 
     size_t size() const { return size_; }
     // Grows whenever the room says a line, or admits a member through a relay (whose
@@ -144,9 +149,10 @@ private:
     uint64_t lines_said_ = 0;
     uint64_t deliveries_ = 0;
     uint64_t changes_ = 0;
-    IntrusiveList<Member, &Member::link> members_;
-    std::string names_;         // "a, b, c": the roster's list, kept while it is valid
-    bool names_valid_ = true;
+    IntrusiveList<Member, &Member::link> members_;  // this node's, in order of arrival
+    RoomRoster roster_;          // the whole room's, in the global order
+    bool roster_on_ = false;     // [room] roster: a newcomer is lent the roster line
+    size_t max_line_ = 0;
     Presence presence_ = Presence::each;
     PresenceSummary summary_;
     std::unique_ptr<RoomHistory> history_;  // made when [room] history is first on

@@ -125,14 +125,18 @@ void ClusterNames::tick()
     // Only a node whose link has lasted a whole lease sweeps: after an outage of Redis
     // itself every lease has run out, and the others must have had the time to renew.
     bool may_sweep = ticked_at_ - link_.up_since() >= config_.lease;
+    // Before the vetting, batches in flight may or may not have run: the member set is
+    // left as it is (the tick that follows the vetting gives it).
+    bool exact = relay_.vetted();
     std::vector<std::string> keys, args{origin_, config_.stream, lease_ms_, std::to_string(config_.maxlen),
-                                        may_sweep ? "1" : "0"};
+                                        may_sweep ? "1" : "0", exact ? "1" : "0"};
     for (const auto& [id, name] : held_) {
         keys.push_back(name_key(name));
         args.push_back(holder(id));
     }
-    for (const std::string& name : relay_.members_in_redis())
-        args.push_back(name);
+    if (exact)
+        for (const std::string& name : relay_.members_in_redis())
+            args.push_back(name);
     std::string count = std::to_string(keys.size());
     RedisArgs command;
     command.add("EVAL").add(lua::tick).add(count);
@@ -166,6 +170,7 @@ void ClusterNames::on_ticked(redisAsyncContext* c, void* r, void* privdata)
         self->relay_.vet();       // what waited in flight, then the rest
         self->send_releases();    // after the leaves
         self->send_claims();
+        self->tick();             // after them: the member set as they leave it
     }
     for (size_t i = 2; i + 1 < reply->elements; i += 2)
         if (is_string(reply->element[i]) && integer(i + 1))

@@ -418,11 +418,6 @@ std::string parse_config(std::string_view text, const std::string& source, Confi
                      ") must not exceed [client] output_soft_limit (" + std::to_string(c.client.output_soft_limit) +
                      ")");
         }
-        // The roster and the commands (/who, /nick) need to know the whole room, but a node
-        // knows only its own members: across nodes they would be wrong, so they are refused.
-        // Names are claimed in Redis, and work.
-        if (c.cluster.enabled() && (c.room.roster || c.room.commands))
-            fail(root["cluster"].node()->source(), "[room] roster and commands do not work with [cluster] yet");
         check_tls(root, c);
     } catch (const toml::parse_error& e) {
         return position(source, e.source()) + std::string(e.description());

@@ -11,4 +11,5 @@ const std::string hold = hold_lua;
 const std::string release = release_lua;
 const std::string members = members_lua;
 const std::string tick = std::string(event_lua) + tick_lua;
+const std::string snapshot = snapshot_lua;
 }  // namespace lua

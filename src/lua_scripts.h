@@ -11,4 +11,5 @@ extern const std::string hold;     // claims and renews names
 extern const std::string release;  // gives a name back
 extern const std::string members;  // adds a batch and changes the member set with it
 extern const std::string tick;     // the lease tick and the sweep of dead nodes
+extern const std::string snapshot; // the stream's state and every node's members, at once
 }  // namespace lua

@@ -44,24 +44,24 @@ size_t Session::read_allowance(size_t max)
 
 // The room hears the arrival, and the participant everything said after it, "You are
 // NAME" (and the roster of the others) first. Alone the arrival applies at once; in a
-// cluster (which has no roster) the greeting waits until the arrival comes back: a
-// participant greeted is one in the room.
+// cluster the greeting waits until the arrival comes back: a participant greeted is one
+// in the room.
 void Session::enter()
 {
-    const Config& config = ctx_.config;
-    std::string roster = config.room.roster ? ctx_.room.roster(config.client.max_line_bytes) : std::string();
     state_ = State::arriving;
     ctx_.room.arrive(member_);
-    greet_if_admitted(std::move(roster));
+    greet_if_admitted();
 }
 
-void Session::greet_if_admitted(std::string roster)
+void Session::greet_if_admitted()
 {
     if (state_ != State::arriving || !member_.in_room)
         return;
-    // The history lent at the admission follows the greeting (SessionHost::greet).
+    // The roster and the history lent at the admission follow the greeting
+    // (SessionHost::greet).
     std::string history = member_.history ? "History (" + std::to_string(*member_.history) + "):\n" : "";
-    host_.greet("You are " + member_.name + "\n" + roster + history);
+    host_.greet("You are " + member_.name + "\n" + member_.roster + history);
+    std::string().swap(member_.roster);
     state_ = State::member;
     ctx_.log.write(LogLevel::debug, "%s arrived", member_.name.c_str());
     resume_input();

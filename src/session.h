@@ -115,7 +115,7 @@ private:
     void named(uint64_t claim, const std::string& name, bool ok) override;
 
     void enter();
-    void greet_if_admitted(std::string roster = {});
+    void greet_if_admitted();
     void ask_name(std::string_view name);
     void take_name(const std::string& name);
     void rename(std::string_view name);

@@ -37,6 +37,9 @@ public:
     };
     // The next entry read: `id` in the stream, from origin, its events numbered from first.
     Verdict next(const std::string& id, const std::string& origin, uint64_t first);
+    // An entry read that no origin's numbers count (a node's census): reading goes on
+    // after it.
+    void passed(const std::string& id) { last_id_ = id; }
     // origin's events up to seq have been applied.
     void applied(const std::string& origin, uint64_t seq) { applied_[origin] = seq; }
     // origin's events are numbered from 1 (this node's own): a first batch of it that
@@ -45,6 +48,11 @@ public:
     // origin was taken for dead, and its members' leaves said for it: nothing of it that
     // comes later in the stream applies.
     void bury(const std::string& origin) { applied_[origin] = UINT64_MAX; }
+    bool buried(const std::string& origin) const
+    {
+        auto it = applied_.find(origin);
+        return it != applied_.end() && it->second == UINT64_MAX;
+    }
 
     // Stream IDs "MS-SEQ" in their numeric order; "" and malformed ones as 0-0.
     static std::pair<uint64_t, uint64_t> parse_id(const std::string& id);

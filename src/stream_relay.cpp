@@ -66,23 +66,33 @@ StreamRelay::StreamRelay(RedisLink& link, Log& log, Broadcaster& room, const Clu
     ledger_.expect(origin_);
 }
 
-// Where the stream stands decides where reading resumes (see StreamLedger::resume).
+// Where the stream stands decides where reading resumes (see StreamLedger::resume); the
+// members as of that point are the roster's, whatever it held before (a Redis that lost
+// its data, or entries trimmed unread, leave nothing stale).
 void StreamRelay::resume_reading()
 {
-    link_.read(RedisArgs().add("XINFO").add("STREAM").add(config_.stream), on_info, this);
+    link_.read(RedisArgs().add("EVAL").add(lua::snapshot).add("1").add(config_.stream), on_snapshot, this);
 }
 
-void StreamRelay::on_info(redisAsyncContext* c, void* r, void* privdata)
+void StreamRelay::on_snapshot(redisAsyncContext* c, void* r, void* privdata)
 {
-    redisReply* reply = RedisLink::answer(c, r, "XINFO STREAM", "no such key");
+    redisReply* reply = RedisLink::answer(c, r, "EVAL (the room's snapshot)");
     if (!reply)
         return;
     auto* self = static_cast<StreamRelay*>(privdata);
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 3 != 1) {
+        self->log_.write(LogLevel::error, "cluster: snapshot of %s: unexpected reply", self->config_.stream.c_str());
+        self->link_.lost("snapshot failed");
+        return;
+    }
+    self->load_roster(reply);
+    const redisReply* info = reply->element[0];
+    if (info->type == REDIS_REPLY_INTEGER) {
+        self->counted_until_ = {};
         self->resume({});  // nobody has said anything yet
         return;
     }
-    const redisReply* last = field(reply, "last-generated-id");
+    const redisReply* last = field(info, "last-generated-id");
     if (!is_string(last)) {
         self->log_.write(LogLevel::error, "cluster: XINFO STREAM %s: unexpected reply", self->config_.stream.c_str());
         self->link_.lost("XINFO STREAM failed");
@@ -90,12 +100,35 @@ void StreamRelay::on_info(redisAsyncContext* c, void* r, void* privdata)
     }
     StreamLedger::StreamState state;
     state.last_generated = last->str;
-    if (const redisReply* deleted = field(reply, "max-deleted-entry-id"); is_string(deleted))  // Redis 7
+    self->counted_until_ = StreamLedger::parse_id(state.last_generated);
+    if (const redisReply* deleted = field(info, "max-deleted-entry-id"); is_string(deleted))  // Redis 7
         state.max_deleted = deleted->str;
-    const redisReply* first = field(reply, "first-entry");  // nil when empty
+    const redisReply* first = field(info, "first-entry");  // nil when empty
     if (first && first->type == REDIS_REPLY_ARRAY && first->elements == 2 && is_string(first->element[0]))
         state.first_entry = first->element[0]->str;
     self->resume(state);
+}
+
+// The triples (origin, name, place) after the stream's state, each node's in its order;
+// places are drawn from one counter, so sorted by place they are the room's order.
+void StreamRelay::load_roster(const redisReply* snapshot)
+{
+    struct Present {
+        double place;
+        std::string_view origin, name;
+    };
+    std::vector<Present> room;
+    room.reserve(snapshot->elements / 3);
+    for (size_t i = 1; i + 2 < snapshot->elements; i += 3) {
+        const redisReply *o = snapshot->element[i], *n = snapshot->element[i + 1], *p = snapshot->element[i + 2];
+        if (is_string(o) && is_string(n) && is_string(p))
+            room.push_back({strtod(p->str, nullptr), {o->str, o->len}, {n->str, n->len}});
+    }
+    std::stable_sort(room.begin(), room.end(), [](const Present& a, const Present& b) { return a.place < b.place; });
+    RoomRoster& roster = room_.whole_room();
+    roster.clear();
+    for (const Present& m : room)
+        roster.arrive(m.origin, m.name);
 }
 
 void StreamRelay::resume(const StreamLedger::StreamState& state)
@@ -219,8 +252,11 @@ void StreamRelay::vet()
 
 void StreamRelay::publish(const RoomEvent& e, Member* arriving)
 {
-    if (e.kind == RoomEvent::Kind::arrival || e.kind == RoomEvent::Kind::leave)
-        outbox_ops_.push_back((e.kind == RoomEvent::Kind::arrival ? "+" : "-") + std::string(e.name));
+    using K = RoomEvent::Kind;
+    if (e.kind == K::arrival || e.kind == K::leave)
+        outbox_ops_.push_back((e.kind == K::arrival ? "+" : "-") + std::string(e.name));
+    else if (e.kind == K::rename)
+        outbox_ops_.push_back(">" + std::string(e.name) + "\n" + std::string(e.text));
     uint64_t seq = add(e);
     if (arriving)
         arriving_[seq] = arriving;
@@ -263,13 +299,15 @@ void StreamRelay::flush()
 void StreamRelay::send(Batch& b)
 {
     b.sent_at = link_.now();
-    std::string maxlen = std::to_string(config_.maxlen), seq = std::to_string(b.first_seq), members = members_key();
+    // RedisArgs holds views: every argument lives until the command is written.
+    std::string maxlen = std::to_string(config_.maxlen), seq = std::to_string(b.first_seq), members = members_key(),
+                arrivals = config_.stream + ":arrivals";
     RedisArgs args;
     if (b.ops.empty()) {
         args.add("XADD").add(config_.stream).add("MAXLEN").add("~").add(maxlen).add("*");
         args.add("o").add(origin_).add("s").add(seq).add("e").add(b.events);
     } else {
-        args.add("EVAL").add(lua::members).add("2").add(config_.stream).add(members);
+        args.add("EVAL").add(lua::members).add("3").add(config_.stream).add(members).add(arrivals);
         args.add(maxlen).add(origin_).add(seq).add(b.events);
         for (const std::string& op : b.ops)
             args.add(op);
@@ -304,8 +342,8 @@ void StreamRelay::check_backlog()
     events_.readable_changed();
 }
 
-// Those in the room or on their way in, less what the batches not yet sent will change
-// (the outbox, and everything in flight while a reconnect is being vetted).
+// Those in the room or on their way in, less what the batch not yet sent will change (the
+// outbox; once vetted, every batch in flight has been sent, and runs first).
 std::set<std::string> StreamRelay::members_in_redis() const
 {
     std::set<std::string> names;
@@ -315,16 +353,19 @@ std::set<std::string> StreamRelay::members_in_redis() const
     auto undo = [&](const std::vector<std::string>& ops) {
         for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
             std::string name = op->substr(1);
-            if ((*op)[0] == '+')
+            if ((*op)[0] == '+') {
                 names.erase(name);
-            else
+            } else if ((*op)[0] == '-') {
                 names.insert(name);
+            } else {
+                size_t newline = name.find('\n');
+                names.erase(name.substr(newline + 1));
+                names.insert(name.substr(0, newline));
+            }
         }
     };
+    assert(vetted_);
     undo(outbox_ops_);
-    if (!vetted_)
-        for (auto b = inflight_.rbegin(); b != inflight_.rend(); ++b)
-            undo(b->ops);
     return names;
 }
 
@@ -403,6 +444,16 @@ void StreamRelay::deliver(const redisReply* entries)
             continue;
         }
         std::string from(origin->str, origin->len);
+        // What the entry changes in the roster: the snapshot loaded at the connect already
+        // holds it if the entry is not after the snapshot's point.
+        bool counted = StreamLedger::parse_id(id) <= counted_until_;
+        if (is_string(field(entry.fields, "c"))) {
+            ledger_.passed(id);
+            if (!counted && !ledger_.buried(from))
+                take_census(from, {events->str, events->len});
+            continue;
+        }
+        std::string whose = from;  // the node whose members the events are about
         if (const redisReply* dead = field(entry.fields, "x"); is_string(dead)) {
             std::string buried(dead->str, dead->len);
             if (buried == origin_) {
@@ -410,6 +461,7 @@ void StreamRelay::deliver(const redisReply* entries)
                 return;
             }
             ledger_.bury(buried);
+            whose = buried;
         }
         uint64_t first = strtoull(seq->str, nullptr, 10);
         StreamLedger::Verdict v = ledger_.next(id, from, first);
@@ -435,11 +487,24 @@ void StreamRelay::deliver(const redisReply* entries)
                     arriving_.erase(it);
                 }
             }
-            room_.apply(e, arriving);
+            room_.apply(e, arriving, whose, counted);
         }
         if (n > first)
             ledger_.applied(from, n - 1);
         if (malformed)
             log_.write(LogLevel::warn, "cluster: entry %s from %s ends in bytes that are no event", id, from.c_str());
     }
+}
+
+// A node's census (tick.lua): its members' arrivals, in order, which are all its members.
+void StreamRelay::take_census(const std::string& origin, std::string_view events)
+{
+    std::vector<std::string_view> names;
+    RoomEvent e;
+    bool malformed = false;
+    while (next_event(events, e, malformed))
+        names.push_back(e.name);
+    room_.whole_room().census(origin, names);
+    log_.write(LogLevel::info, "cluster: node %s said its %zu members again (redis had lost or restored its set)",
+               origin.c_str(), names.size());
 }

@@ -53,8 +53,9 @@ public:
     void publish(const RoomEvent& e, Member* arriving) override;
     void forget(Member& m) override;
 
-    // The link's connections are made: finds where the stream stands, then marks the link
-    // up and reads on from there.
+    // The link's connections are made: loads where the stream stands and the room's
+    // members as of that point (snapshot.lua), then marks the link up and reads on; the
+    // roster takes what the entries up to that point change as already counted.
     void resume_reading();
     void link_lost();
     // A reason to take the link for lost: the oldest XADD unanswered too long.
@@ -69,7 +70,8 @@ public:
     // Sends what was published since the last call as one entry.
     void flush();
     bool settled() const { return outbox_.empty() && inflight_.empty(); }
-    // This node's members as Redis will have them once it has run every batch sent so far.
+    // This node's members as Redis will have them once it has run every batch sent so far;
+    // only once vetted (before, a batch in flight may or may not have run).
     std::set<std::string> members_in_redis() const;
 
 private:
@@ -81,7 +83,9 @@ private:
         double sent_at = 0;
     };
 
-    static void on_info(redisAsyncContext* c, void* reply, void* privdata);
+    static void on_snapshot(redisAsyncContext* c, void* reply, void* privdata);
+    void load_roster(const redisReply* snapshot);
+    void take_census(const std::string& origin, std::string_view events);
     static void on_added(redisAsyncContext* c, void* reply, void* privdata);
     static void on_read(redisAsyncContext* c, void* reply, void* privdata);
     static void on_recalled(redisAsyncContext* c, void* reply, void* privdata);
@@ -109,10 +113,11 @@ private:
     bool foreign_logged_ = false;
 
     StreamLedger ledger_;
+    std::pair<uint64_t, uint64_t> counted_until_{};  // the roster holds what entries up to here change
     uint64_t next_seq_ = 1;
     std::string outbox_;                   // published, not sent: the next batch's events
     uint64_t outbox_seq_ = 0;              // its first event's sequence number
-    std::vector<std::string> outbox_ops_;  // its changes to this node's member set
+    std::vector<std::string> outbox_ops_;  // its changes to this node's member set (members.lua)
     std::deque<Batch> inflight_;           // sent, not acknowledged: sent again after a reconnect
     size_t inflight_bytes_ = 0;
     std::unordered_map<uint64_t, Member*> arriving_;  // by event seq: admitted when it comes back

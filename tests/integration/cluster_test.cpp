@@ -1,6 +1,7 @@
 // Scale-out: several evchat nodes sharing one room through a real Redis stream — the
 // seed's session across nodes, one global order, Redis lost, stalled and restarted, Redis
-// down at start, a node shutting down, names unique across the nodes through lost links.
+// down at start, a node shutting down, names unique across the nodes through lost links,
+// and the roster and commands of the whole room on every node.
 // Skipped where redis-server is not installed.
 #include "harness.h"
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <sys/resource.h>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -23,6 +25,7 @@ namespace {
 const std::string kUp = "cluster: redis ";  // + "ADDR up, reading ..." once per connect
 
 const std::string kNames = "[room]\nnames = true\n";
+const std::string kWholeRoom = "[room]\nnames = true\nroster = true\ncommands = true\n";
 // A short lease (in [cluster], so first in what start_nodes adds): a node gone without a
 // word is taken for dead within seconds.
 const std::string kShortLease = "lease = 16.0\n";  // the least that timeout = 2.0 allows
@@ -124,6 +127,25 @@ void drop_held_commands(uint16_t port, const std::function<void()>& say)
         usleep(10000);  // polling Redis for the held command, within a deadline
     REQUIRE(redis_command(port, "CLIENT KILL TYPE normal").rfind(':', 0) == 0);  // the count killed
     REQUIRE(redis_command(port, "CLIENT UNPAUSE") == "+OK");
+}
+
+// What /who answers c.
+std::string who(Conn& c)
+{
+    REQUIRE(c.send_all("/who\n"));
+    return c.read_line();
+}
+
+// Each of `clients` reads its next `count` lines.
+std::vector<std::vector<std::string>> next_lines(const std::vector<Conn*>& clients, size_t count)
+{
+    std::vector<std::vector<std::string>> heard;
+    for (Conn* c : clients) {
+        heard.emplace_back();
+        for (size_t i = 0; i < count; i++)
+            heard.back().push_back(c->read_line());
+    }
+    return heard;
 }
 
 bool have_redis()
@@ -352,12 +374,16 @@ TEST_CASE("cluster: a node that dies: another tells the room its members left, a
     if (!have_redis())
         return;
     auto redis = start_redis();
-    auto nodes = start_nodes(3, redis->port(), kShortLease + kNames);
+    auto nodes = start_nodes(3, redis->port(), kShortLease + kWholeRoom);
     auto alice = named(nodes[0]->port(), "alice");
+    CHECK(alice->read_line() == "Present (0):");
     auto carol = named(nodes[2]->port(), "carol");
+    CHECK(carol->read_line() == "Present (1): alice");
     CHECK(alice->read_line() == "carol has arrived");
     auto bob = named(nodes[1]->port(), "bob");
+    CHECK(bob->read_line() == "Present (2): alice, carol");
     auto dave = named(nodes[1]->port(), "dave");
+    CHECK(dave->read_line() == "Present (3): alice, carol, bob");
     auto gone = asked(nodes[1]->port());  // left before the node died: not told again
     CHECK(answer(*gone, "gone") == "You are gone");
     gone->close();
@@ -387,7 +413,11 @@ TEST_CASE("cluster: a node that dies: another tells the room its members left, a
     while (sweeps() == 0 && now() < deadline)
         usleep(10000);  // polling the two logs, within a deadline
     CHECK(sweeps() == 1);
+    // Its members are in no roster any more.
+    for (Conn* c : {alice.get(), carol.get()})
+        CHECK(who(*c) == "Present (2): alice, carol");
     auto new_bob = name_is_free(nodes[0]->port(), "bob", *carol);
+    CHECK(new_bob->read_line() == "Present (2): alice, carol");
     CHECK(alice->read_line() == "bob has arrived");
     REQUIRE(alice->send_all("still here\n"));
     CHECK(carol->read_line() == "alice: still here");  // and nothing before it
@@ -648,6 +678,159 @@ TEST_CASE("cluster: a claim whose answer was lost, sent again, finds itself and 
     CHECK(redis_command(port, "EXISTS " + key) == ":0");
 }
 
+// (That a dead node's members leave every roster once swept is held in the test of a node
+// that dies, above, which waits out the lease once for both.)
+TEST_CASE("cluster: the roster, /who, /nick and /me are the whole room's on every node")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    auto nodes = start_nodes(3, redis->port(), kWholeRoom);
+    auto alice = named(nodes[0]->port(), "alice");
+    CHECK(alice->read_line() == "Present (0):");
+    auto bob = named(nodes[1]->port(), "bob");
+    CHECK(bob->read_line() == "Present (1): alice");
+    CHECK(alice->read_line() == "bob has arrived");
+    auto carol = named(nodes[2]->port(), "carol");
+    CHECK(carol->read_line() == "Present (2): alice, bob");
+    for (Conn* c : {alice.get(), bob.get()})
+        CHECK(c->read_line() == "carol has arrived");
+    // A newcomer on B hears of the members of A, B and C, in the global order.
+    auto dave = named(nodes[1]->port(), "dave");
+    CHECK(dave->read_line() == "Present (3): alice, bob, carol");
+    for (Conn* c : {alice.get(), bob.get(), carol.get()})
+        CHECK(c->read_line() == "dave has arrived");
+    for (Conn* c : {alice.get(), bob.get(), carol.get(), dave.get()})
+        CHECK(who(*c) == "Present (4): alice, bob, carol, dave");
+
+    // A name taken on A is refused on B.
+    auto late = asked(nodes[1]->port());
+    CHECK(answer(*late, "alice") == "error: name taken");
+    CHECK(late->read_line() == "Your name?");
+    late->close();
+
+    // A rename on A and a line on C at once: every member hears both in one order.
+    REQUIRE(alice->send_all("/nick ann\n"));
+    REQUIRE(carol->send_all("meanwhile\n"));
+    auto heard = next_lines({alice.get(), bob.get(), carol.get(), dave.get()}, 2);
+    std::vector<std::string> both = heard[0];
+    std::sort(both.begin(), both.end());
+    CHECK(both == std::vector<std::string>{"alice is now ann", "carol: meanwhile"});
+    for (const auto& lines : heard)
+        CHECK(lines == heard[0]);
+    // The old name is free on C then; the renamed member kept its place.
+    auto alice2 = named(nodes[2]->port(), "alice");
+    CHECK(alice2->read_line() == "Present (4): ann, bob, carol, dave");
+    for (Conn* c : {alice.get(), bob.get(), carol.get(), dave.get()})
+        CHECK(c->read_line() == "alice has arrived");
+    REQUIRE(carol->send_all("/me waves\n"));
+    std::vector<Conn*> everyone{alice.get(), bob.get(), carol.get(), dave.get(), alice2.get()};
+    for (Conn* c : everyone)
+        CHECK(c->read_line() == "* carol waves");
+    for (Conn* c : everyone)
+        CHECK(who(*c) == "Present (5): ann, bob, carol, dave, alice");
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: after a lost link, and after Redis restarted without its data, every roster is the room")
+{
+    if (!have_redis())
+        return;
+    auto redis = start_redis();
+    uint16_t port = redis->port();
+    auto nodes = start_nodes(2, port, kWholeRoom);
+    auto alice = named(nodes[0]->port(), "alice");
+    CHECK(alice->read_line() == "Present (0):");
+    auto bob = named(nodes[1]->port(), "bob");
+    CHECK(bob->read_line() == "Present (1): alice");
+    CHECK(alice->read_line() == "bob has arrived");
+    REQUIRE(bob->send_all("/nick bo\n"));
+    for (Conn* c : {alice.get(), bob.get()})
+        CHECK(c->read_line() == "bob is now bo");
+
+    // The links are cut, Redis keeps its data: each node loads the room again as it
+    // resumes, bo under the new name in B's member set.
+    REQUIRE(redis_command(port, "CLIENT KILL TYPE normal").rfind(':', 0) == 0);
+    for (auto& node : nodes)
+        REQUIRE_MESSAGE(node->wait_output(" up, reading ", 2), node->output_tail());
+    auto carol = named(nodes[1]->port(), "carol");
+    CHECK(carol->read_line() == "Present (2): alice, bo");
+    for (Conn* c : {alice.get(), bob.get()})
+        CHECK(c->read_line() == "carol has arrived");
+    for (Conn* c : {alice.get(), bob.get(), carol.get()})
+        CHECK(who(*c) == "Present (3): alice, bo, carol");
+    // B's tick after the reconnect, which came before carol's claim, found its set right.
+    for (auto& node : nodes)
+        CHECK_MESSAGE(node->output().find("said its") == std::string::npos, node->output_tail());
+
+    // Redis comes back empty: each node says its members again (its census) before
+    // anything else, so once everyone has heard a newcomer of each node arrive, every node
+    // has applied both censuses.
+    redis->signal(SIGKILL);
+    REQUIRE(redis->wait_exit());
+    for (auto& node : nodes)
+        REQUIRE_MESSAGE(node->wait_output("retrying in"), node->output_tail());
+    redis = start_redis(port);
+    for (auto& node : nodes)
+        REQUIRE_MESSAGE(node->wait_output(" up, reading ", 3), node->output_tail());
+    auto dave = named(nodes[0]->port(), "dave");
+    dave->read_line();  // its roster: whichever census came first
+    auto erin = named(nodes[1]->port(), "erin");
+    erin->read_line();
+    for (Conn* c : {alice.get(), bob.get(), carol.get()}) {
+        CHECK(c->read_line() == "dave has arrived");
+        CHECK(c->read_line() == "erin has arrived");
+    }
+    CHECK(dave->read_line() == "erin has arrived");
+    std::vector<Conn*> everyone{alice.get(), bob.get(), carol.get(), dave.get(), erin.get()};
+    std::string room = who(*alice);
+    for (Conn* c : everyone)
+        CHECK(who(*c) == room);
+    // Whatever order the censuses came in, the newcomers follow them.
+    CHECK(room.rfind("Present (5): ", 0) == 0);
+    CHECK(room.find(", dave, erin") == room.size() - 12);
+    for (const std::string name : {"alice", "bo", "carol"})
+        CHECK(room.find(name) != std::string::npos);
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
+TEST_CASE("cluster: 2,000 members over two nodes: a newcomer's roster on either lists them all, in order")
+{
+    if (!have_redis())
+        return;
+    const size_t total = 2000;
+    rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < total + 200 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, total + 200);
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    auto redis = start_redis();
+    // presence "none": nobody is sent 2,000 arrivals it would not read.
+    auto nodes = start_nodes(2, redis->port(), "[room]\nroster = true\npresence = \"none\"\n");
+    std::vector<std::unique_ptr<Conn>> members;
+    std::string names;
+    for (size_t i = 0; i < total; i++) {
+        auto c = Conn::connect("127.0.0.1", nodes[i % 2]->port());
+        REQUIRE(c);
+        REQUIRE(c->read_line() == "You are " + c->addr());
+        REQUIRE(c->read_line() == "Present (" + std::to_string(i) + "):" + (i ? " " + names : ""));
+        names += (i ? ", " : "") + c->addr();
+        members.push_back(std::move(c));
+    }
+    for (size_t n = 0; n < 2; n++) {
+        auto newcomer = Conn::connect("127.0.0.1", nodes[n]->port());
+        REQUIRE(newcomer);
+        CHECK(newcomer->read_line() == "You are " + newcomer->addr());
+        CHECK(newcomer->read_line() == "Present (" + std::to_string(total + n) + "): " + names);
+        names += ", " + newcomer->addr();
+        members.push_back(std::move(newcomer));
+    }
+    for (auto& node : nodes)
+        stop_evchat(*node);
+}
+
 TEST_CASE("cluster: config errors")
 {
     auto check = [](const std::string& text, const std::string& error) {
@@ -659,8 +842,6 @@ TEST_CASE("cluster: config errors")
     };
     check("[cluster]\nstream = \"room\"\n", "[cluster] needs redis");
     check("[cluster]\nredis = \"redis.example:6379\"\n", "redis must be");
-    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\nroster = true\n", "do not work with [cluster]");
-    check("[cluster]\nredis = \"127.0.0.1:6379\"\n[room]\ncommands = true\n", "do not work with [cluster]");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 0\n", "timeout must be between");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\nlease = 5\n", "lease must be between 10 and");
     check("[cluster]\nredis = \"127.0.0.1:6379\"\ntimeout = 10\nlease = 39\n", ":4:9: lease must be at least 3 * timeout + 10 s");

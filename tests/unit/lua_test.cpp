@@ -84,7 +84,7 @@ TEST_CASE("what event.lua encodes is what room_event encodes, and decodes back")
 TEST_CASE("every script compiles under Lua 5.1")
 {
     lua_State* L = luaL_newstate();
-    for (const std::string* script : {&lua::hold, &lua::release, &lua::members, &lua::tick}) {
+    for (const std::string* script : {&lua::hold, &lua::release, &lua::members, &lua::tick, &lua::snapshot}) {
         int rc = luaL_loadstring(L, script->c_str());
         CHECK_MESSAGE(rc == 0, lua_tostring(L, -1));
         lua_settop(L, 0);

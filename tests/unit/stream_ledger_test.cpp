@@ -123,4 +123,11 @@ TEST_CASE("nothing of a buried origin applies after its burial, whether met befo
     CHECK_FALSE(l.next("102-0", "never-heard", 1).apply);
     CHECK(l.next("103-0", "b", 1).apply);  // the others go on
     CHECK(l.read_after() == "103-0");
+    CHECK(l.buried("a"));
+    CHECK(l.buried("never-heard"));
+    CHECK_FALSE(l.buried("b"));
+    l.applied("b", 1);
+    l.passed("104-0");  // a census: read past, counted in no origin's numbers
+    CHECK(l.read_after() == "104-0");
+    CHECK(l.next("105-0", "b", 2).lost == 0);
 }
