@@ -170,8 +170,13 @@ void Connection::read_input()
     char* buf = io_.buffer.get();
     size_t want = state_ == State::open ? read_size() : Io::buffer_size;
     if (want == 0) {
-        // Not in this iteration: a readable socket says so again, and input inside the
-        // session is put off to the next iteration.
+        // Not in this iteration: it waits in line for the next, in the order it came
+        // (a socket left readable would be served in whatever order the kernel reports it,
+        // and under a storm some would wait past their deadline).
+        if (!read_next_) {
+            read_next_ = true;
+            io_.read_next(*this);
+        }
         update_interest();
         return;
     }
