@@ -16,8 +16,10 @@
 class Connection;
 
 // What every connection of one loop shares: the loop, the log, one read buffer (the loop
-// runs one callback at a time, so reads never overlap), and the reads owed to input that
-// no readiness of a socket will announce (TLS records read ahead). Owned by the server.
+// runs one callback at a time, so reads never overlap), the reads put off to the next
+// iteration (input no readiness of a socket will announce, such as TLS records read
+// ahead, and handshakes waiting their turn), and the handshakes' budget. Owned by the
+// server.
 class Io {
 public:
     static constexpr size_t buffer_size = 64 * 1024;
@@ -35,9 +37,8 @@ public:
     // may run now: two in each loop iteration, then more while the iteration has run for
     // less than 2 ms, or a quarter of the last iteration's length when iterations are long
     // (a flush of arrivals to thousands): handshakes never stall the loop, and a busy
-    // loop never starves them. The steps put off wait for the next iteration, which comes
-    // at once (their sockets are still readable, or their input is in the read_next
-    // list), having served everyone else in between.
+    // loop never starves them. The steps put off wait in line, oldest first (read_next),
+    // for the next iteration, which comes at once, having served everyone else in between.
     bool take_step();
     // The server's flush pass, last in each iteration: it ran for busy seconds.
     void iteration_ran(double busy) { last_busy_ = busy; }
