@@ -565,6 +565,26 @@ static pid_t spawn(std::vector<std::string> argv, int out_fd, int err_fd, rlim_t
     _exit(127);
 }
 
+int open_fifo_writer(const std::string& fifo, Server& reader)
+{
+    int w = -1;
+    for (double deadline = now() + kTimeout; w < 0 && now() < deadline && reader.running();) {
+        w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (w < 0)
+            usleep(5000);  // retrying until the reader is there, within a deadline
+    }
+    return w;
+}
+
+std::string arrived(Conn& c)
+{
+    const std::string suffix = " has arrived";
+    std::string line = c.read_line();
+    REQUIRE_MESSAGE(line.size() > suffix.size(), line);
+    REQUIRE_MESSAGE(line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0, line);
+    return line.substr(0, line.size() - suffix.size());
+}
+
 RunResult run(const std::vector<std::string>& argv, double timeout)
 {
     RunResult r;

@@ -200,6 +200,13 @@ std::unique_ptr<Server> start_redis(uint16_t port = 0, const std::vector<std::st
 // its reply without the CRLF: the status, error or integer line, or a bulk string's text.
 std::string redis_command(uint16_t port, const std::string& command);
 
+// The writing end of fifo, opened once reader (a client reading the FIFO as its input) has
+// opened its end; -1 if it did not within kTimeout or exited first.
+int open_fifo_writer(const std::string& fifo, Server& reader);
+// The ADDR in the next line c hears, which must be "ADDR has arrived" (REQUIRE-fails
+// otherwise).
+std::string arrived(Conn& c);
+
 // Runs a program to completion, capturing stdout and stderr.
 struct RunResult {
     int status = -1; // exit code, 128 + signal, or -1 on timeout

@@ -191,18 +191,9 @@ TEST_CASE("evchat-cat: prints the room's lines while its input is open; exit 0 w
     REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
     Server cat(cat_command(srv->port(), fifo));
     INFO("evchat-cat output: " << cat.output_tail());
-    // The writing end, once the client has opened the reading end.
-    int w = -1;
-    for (double deadline = now() + kTimeout; w < 0 && now() < deadline && cat.running();) {
-        w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (w < 0)
-            usleep(5000); // retrying until the reader is there, within a deadline
-    }
+    int w = open_fifo_writer(fifo, cat);
     REQUIRE(w >= 0);
-    std::string arrival = B.read_line();
-    REQUIRE(arrival.size() > 12);
-    REQUIRE(arrival.compare(arrival.size() - 12, 12, " has arrived") == 0);
-    const std::string cat_addr = arrival.substr(0, arrival.size() - 12);
+    const std::string cat_addr = arrived(B);
 
     REQUIRE(write(w, "from cat\n", 9) == 9);
     CHECK(B.read_line() == cat_addr + ": from cat");

@@ -1,24 +1,9 @@
 // Config for issue 16: [proxy] trusted/timeout, [access] lists and rate, [server]
 // max_input_memory; their defaults, values, and errors with file:line:col.
 #include "config.h"
+#include "config_parse.h"
 
 #include <doctest/doctest.h>
-
-namespace {
-std::string parse(const std::string& text, Config& c)
-{
-    return parse_config(text, "t.toml", c);
-}
-std::string error_of(const std::string& text)
-{
-    Config c;
-    return parse(text, c);
-}
-bool starts(const std::string& s, const std::string& prefix)
-{
-    return s.rfind(prefix, 0) == 0;
-}
-}  // namespace
 
 TEST_CASE("[proxy], [access], max_input_memory: the defaults")
 {

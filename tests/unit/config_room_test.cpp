@@ -1,16 +1,9 @@
 // Config of the room's history and presence: values read, defaults, and every rejection
 // with its position.
 #include "config.h"
+#include "config_parse.h"
 
 #include <doctest/doctest.h>
-
-namespace {
-std::string error_of(const std::string& text)
-{
-    Config c;
-    return parse_config(text, "t.toml", c);
-}
-}  // namespace
 
 TEST_CASE("history and presence default to the seed's protocol")
 {

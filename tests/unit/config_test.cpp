@@ -1,19 +1,8 @@
 // Config: defaults, the shipped file, and every kind of rejection with its position.
 #include "config.h"
+#include "config_parse.h"
 
 #include <doctest/doctest.h>
-
-namespace {
-std::string parse(const std::string& text, Config& c)
-{
-    return parse_config(text, "t.toml", c);
-}
-std::string error_of(const std::string& text)
-{
-    Config c;
-    return parse(text, c);
-}
-}  // namespace
 
 TEST_CASE("the built-in default file parses to the built-in defaults")
 {

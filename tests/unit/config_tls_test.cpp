@@ -2,6 +2,7 @@
 // read, and every rejection with the position of the key at fault. The PEM files are made
 // here, in-process with libcrypto, in a temporary directory each test removes.
 #include "config.h"
+#include "config_parse.h"
 #include "tls_context.h"
 
 #include <doctest/doctest.h>
@@ -21,20 +22,6 @@
 #include <sys/stat.h>
 
 namespace {
-std::string parse(const std::string& text, Config& c)
-{
-    return parse_config(text, "t.toml", c);
-}
-std::string error_of(const std::string& text)
-{
-    Config c;
-    return parse(text, c);
-}
-bool starts(const std::string& s, const std::string& prefix)
-{
-    return s.rfind(prefix, 0) == 0;
-}
-
 // A mkdtemp directory, removed with everything in it when the object goes.
 class TempDir {
 public:
