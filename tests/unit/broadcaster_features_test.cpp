@@ -2,6 +2,7 @@
 // lent, alone and through a relay's global order; arrivals and leaves said each, in a
 // summary, or not at all; history recalled from before; and the encoded form of both.
 #include "broadcaster.h"
+#include "held_relay.h"
 #include "named_member.h"
 
 #include <doctest/doctest.h>
@@ -42,27 +43,6 @@ RoomConfig room_config(size_t history, Presence presence = Presence::each)
     c.presence = presence;
     return c;
 }
-
-// Holds events until the test hands them back, as Redis would.
-struct HeldRelay : Relay {
-    struct Held {
-        RoomEvent::Kind kind;
-        std::string name, text;
-        Member* arriving;
-    };
-    std::vector<Held> held;
-    void publish(const RoomEvent& e, Member* arriving) override
-    {
-        held.push_back({e.kind, std::string(e.name), std::string(e.text), arriving});
-    }
-    void forget(Member&) override {}
-    void deliver(Broadcaster& room)
-    {
-        for (Held& h : held)
-            room.apply({h.kind, h.name, h.text}, h.arriving);
-        held.clear();
-    }
-};
 
 // "[line]" records whose first byte is their length.
 struct Brackets final : LineEncoding {

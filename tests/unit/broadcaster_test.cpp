@@ -1,6 +1,7 @@
 // Broadcaster: the protocol's rules about who hears what, without sockets, alone and
 // through a relay (the global order of a cluster).
 #include "broadcaster.h"
+#include "held_relay.h"
 #include "named_member.h"
 
 #include <doctest/doctest.h>
@@ -20,32 +21,6 @@ std::string receive(Broadcaster&, Member& m)
     CHECK(m.reader.pending() == 0);
     return out;
 }
-
-// A relay that holds events until the test hands them back, as Redis would.
-struct HeldRelay : Relay {
-    struct Held {
-        RoomEvent::Kind kind;
-        std::string name, text;
-        Member* arriving;
-    };
-    std::vector<Held> held;
-    void publish(const RoomEvent& e, Member* arriving) override
-    {
-        held.push_back({e.kind, std::string(e.name), std::string(e.text), arriving});
-    }
-    void forget(Member& m) override
-    {
-        for (Held& h : held)
-            if (h.arriving == &m)
-                h.arriving = nullptr;
-    }
-    void deliver(Broadcaster& room)
-    {
-        for (Held& h : held)
-            room.apply({h.kind, h.name, h.text}, h.arriving);
-        held.clear();
-    }
-};
 
 }  // namespace
 

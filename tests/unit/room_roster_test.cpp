@@ -1,6 +1,7 @@
 // Room roster: the whole room in order of arrival, keyed by node and name; and the roster a
 // newcomer gets through a relay, which is the room just before its arrival in the order.
 #include "broadcaster.h"
+#include "held_relay.h"
 #include "named_member.h"
 #include "room_roster.h"
 
@@ -72,33 +73,10 @@ TEST_CASE("a roster longer than the line limit lists what fits and counts the re
     CHECK(line.substr(line.size() - 7) == " more)\n");
 }
 
-namespace {
-// Hands events back to the room in order, from a node's origin, as the stream would.
-struct Stream : Relay {
-    struct Held {
-        RoomEvent::Kind kind;
-        std::string name, text;
-        Member* arriving;
-    };
-    std::vector<Held> held;
-    void publish(const RoomEvent& e, Member* arriving) override
-    {
-        held.push_back({e.kind, std::string(e.name), std::string(e.text), arriving});
-    }
-    void forget(Member&) override {}
-    void deliver(Broadcaster& room, bool counted = false)
-    {
-        for (Held& h : held)
-            room.apply({h.kind, h.name, h.text}, h.arriving, "here", counted);
-        held.clear();
-    }
-};
-}  // namespace
-
 TEST_CASE("through a relay a newcomer's roster is the whole room just before its arrival")
 {
     Broadcaster room;
-    Stream stream;
+    HeldRelay stream;
     room.set_relay(&stream);
     RoomConfig config;
     config.roster = true;
@@ -108,17 +86,17 @@ TEST_CASE("through a relay a newcomer's roster is the whole room just before its
     room.arrive(a);
     room.arrive(b);
     CHECK(a.roster.empty());  // not before its arrival comes back
-    stream.deliver(room);
+    stream.deliver(room, "here");
     CHECK(a.roster == "Present (1): far\n");
     CHECK(b.roster == "Present (2): far, A\n");
     CHECK(room.roster(1000) == "Present (3): far, A, B\n");
     room.rename(a, "Z");
     CHECK(room.roster(1000) == "Present (3): far, A, B\n");  // until the rename is in the order
-    stream.deliver(room);
+    stream.deliver(room, "here");
     CHECK(room.roster(1000) == "Present (3): far, Z, B\n");
     // Events a snapshot already counted are heard, and change no roster.
     room.leave(b);
-    stream.deliver(room, true);
+    stream.deliver(room, "here", true);
     CHECK(room.roster(1000) == "Present (3): far, Z, B\n");
     room.release(a);
     room.release(b);
