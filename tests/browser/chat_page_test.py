@@ -305,6 +305,14 @@ def run(binary):
     def connected():
         return page_state() == ("connected", "open")
 
+    def greeted_as(what="no `You are` line"):
+        """The page's ADDR from its latest `You are` line, once there is one; a loopback one."""
+        wait(lambda: any(t.startswith("You are ") for t in lines()), what)
+        me = [t for t in lines() if t.startswith("You are ")][-1][len("You are "):]
+        if not me.startswith("127.0.0.1:"):
+            raise AssertionError("the page is %r, not a 127.0.0.1 address" % me)
+        return me
+
     def tcp():
         c = TcpClient(server.chat_port)
         clients.append(c)
@@ -318,11 +326,7 @@ def run(binary):
     def case_connects():
         browser.driver.get("http://127.0.0.1:%d/" % server.web_port)
         wait(connected, "the page did not say connected")
-        wait(lambda: any(t.startswith("You are ") for t in lines()), "no `You are` line")
-        me = next(t for t in lines() if t.startswith("You are "))[len("You are "):]
-        if not me.startswith("127.0.0.1:"):
-            raise AssertionError("the page is %r, not a 127.0.0.1 address" % me)
-        state["me"] = me
+        state["me"] = greeted_as()
 
     def case_tcp_to_page():
         a = tcp()
@@ -398,8 +402,7 @@ def run(binary):
         if not connected():  # a failed case before: a fresh page, so this one stands alone
             d.get("http://127.0.0.1:%d/" % server.web_port)
             wait(connected, "the page did not say connected")
-            wait(lambda: any(t.startswith("You are ") for t in lines()), "no `You are` line")
-        me = [t for t in lines() if t.startswith("You are ")][-1][len("You are "):]
+        me = greeted_as()
         c = tcp()
         wait_line("%s has arrived" % c.addr, "the TCP client's arrival")
         type_line("hello from a narrow window")
@@ -428,11 +431,7 @@ def run(binary):
         url = page_socket_url()
         if url != "wss://127.0.0.1:%d/ws" % server.web_port:
             raise AssertionError("the page's WebSocket is %r, not wss://127.0.0.1:%d/ws" % (url, server.web_port))
-        wait(lambda: any(t.startswith("You are ") for t in lines()), "no `You are` line over wss")
-        me = next(t for t in lines() if t.startswith("You are "))[len("You are "):]
-        if not me.startswith("127.0.0.1:"):
-            raise AssertionError("the page is %r, not a 127.0.0.1 address" % me)
-        state["me"] = me
+        state["me"] = greeted_as("no `You are` line over wss")
 
     def case_wss_tcp_to_page():
         a = tcp()
