@@ -10,7 +10,7 @@ CONFIG  ?= conf/evchat.toml
 
 # Flags evchat needs whatever the user passes in CXXFLAGS.
 EV_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -MMD -MP
-EV_LDLIBS   := -lev -lhiredis -lwslay -lssl -lcrypto
+EV_LDLIBS   := -lev -lhiredis -lwslay -lssl -lcrypto -luring
 
 # Everything but main is one internal library that the server, the load generator, the
 # unit tests and the fuzzers link: each takes only the objects it uses.
@@ -75,10 +75,10 @@ $(BUILD)/evchat: $(BUILD)/obj/main.o $(LIB)
 WSLAY_A ?= $(wildcard /usr/lib/x86_64-linux-gnu/libwslay.a)
 ifeq ($(WSLAY_A),)
 STATIC_OBJS := $(filter-out $(BUILD)/obj/websocket.o,$(LIB_OBJS)) $(BUILD)/obj/static/websocket_absent.o
-STATIC_LIBS := -lev -lhiredis -lssl -lcrypto
+STATIC_LIBS := -lev -lhiredis -lssl -lcrypto -luring
 else
 STATIC_OBJS := $(LIB_OBJS)
-STATIC_LIBS := -lev -lhiredis $(WSLAY_A) -lssl -lcrypto
+STATIC_LIBS := -lev -lhiredis $(WSLAY_A) -lssl -lcrypto -luring
 endif
 $(BUILD)/evchat-static: $(BUILD)/obj/main.o $(STATIC_OBJS)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -static -s -o $@ $^ $(STATIC_LIBS) -lm
@@ -170,7 +170,7 @@ lib: $(LIB)
 fuzz-lib:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD)/lib CXX=$(FUZZ_CXX) CXXFLAGS="$(FUZZ_CFLAGS)" lib
 $(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp fuzz-lib
-	$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_BUILD)/lib/libevchat.a -lwslay -lssl -lcrypto
+	$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_BUILD)/lib/libevchat.a -lwslay -lssl -lcrypto -luring
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%_fuzz)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \

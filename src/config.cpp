@@ -99,6 +99,10 @@ const std::vector<Key>& keys()
         key("server", "reuse_port", A::restart, &C::server, &ServerConfig::reuse_port, boolean()),
         key("server", "max_input_memory", A::reload, &C::server, &ServerConfig::max_input_memory,
             size(64u << 10, max_buffer)),
+        key("server", "io_uring", A::restart, &C::server, &ServerConfig::io_uring,
+            [](const toml::node& n, std::string_view k) {
+                return get_choice(n, k, {std::pair{"auto", IoUring::automatic}, {"off", IoUring::off}});
+            }),
 
         key("client", "max_line_bytes", A::reload, &C::client, &ClientConfig::max_line_bytes, size(2, 64u << 20)),
         key("client", "output_soft_limit", A::reload, &C::client, &ClientConfig::output_soft_limit,

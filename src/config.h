@@ -13,6 +13,7 @@ enum class SlowPolicy { disconnect, drop };
 // How the room hears arrivals and leaves: each as a line (the seed), gathered into a
 // summary line at most once an interval, or not at all.
 enum class Presence { each, summary, none };
+enum class IoUring { automatic, off };
 
 // Which keys a reload may change is said where the keys are declared, in config.cpp's
 // table; the defaults are here and in conf/evchat.toml (a unit test holds them equal).
@@ -24,6 +25,7 @@ struct ServerConfig {
     size_t max_clients_per_ip = 0;  // 0: no limit
     bool reuse_port = false;
     size_t max_input_memory = 64u << 20;  // bytes held in unfinished lines, all clients
+    IoUring io_uring = IoUring::automatic;
     bool operator==(const ServerConfig&) const = default;
 };
 

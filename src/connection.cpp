@@ -1,4 +1,5 @@
-// Connection: reads into the loop's buffer, one writev per flush, and the close sequence.
+// Connection: reads into the loop's buffer, one write per flush (a writev, or a send in the
+// pass's ring), and the close sequence.
 #include "connection.h"
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <unistd.h>
 
 namespace {
-
-constexpr size_t max_iov = 64;
 
 void set_active(struct ev_loop* loop, ev_io* w, bool active)
 {
@@ -107,6 +106,7 @@ Connection::Connection(Io& io, Socket socket, std::string peer)
 
 Connection::~Connection()
 {
+    assert(!in_ring_);
     if (read_next_)
         io_.forget(*this);
     ev_io_stop(io_.loop, &read_w_);
@@ -242,56 +242,90 @@ bool Connection::input_waiting() const
     return recv(socket_.fd(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-// Writes some of iov: the bytes taken (by the kernel, or over TLS into records), and
-// whether the socket could take no more (blocked) or the peer is gone (failed).
-Connection::Written Connection::write_some(const iovec* iov, size_t count)
+// What to write next: the log's bytes, or over TLS the records sealed from them (more only
+// once the last are sent). false: the session failed, and the connection is closed.
+bool Connection::gather(iovec* iov, size_t& count)
 {
-    if (TlsSession* tls = socket_.tls()) {
-        TlsSession::Result r = tls->write(iov, count);
-        if (r.failed)
-            io_.log.write(LogLevel::debug, "%s TLS write: %s", peer_.c_str(), tls->why().c_str());
-        return {r.bytes, r.wait != TlsSession::Wait::none, r.failed};
+    TlsSession* tls = socket_.tls();
+    if (!tls) {
+        count = out_.fill(iov, WriteRing::max_iov);
+        return true;
     }
-    size_t offered = 0;
-    for (size_t i = 0; i < count; i++)
-        offered += iov[i].iov_len;
-    for (;;) {
-        ssize_t n = writev(socket_.fd(), iov, static_cast<int>(count));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return {0, true, false};
-        if (n < 0) {
-            io_.log.write(LogLevel::debug, "%s write: %s", peer_.c_str(), strerror(errno));
-            return {0, false, true};
+    if (!tls->owes()) {
+        size_t plain = out_.fill(iov, WriteRing::max_iov);
+        TlsSession::Result r = tls->seal(iov, plain);
+        if (r.bytes > 0) {
+            out_.consume(r.bytes);
+            written(r.bytes);
         }
-        return {static_cast<size_t>(n), static_cast<size_t>(n) < offered, false};
+        if (r.failed) {
+            io_.log.write(LogLevel::debug, "%s TLS write: %s", peer_.c_str(), tls->why().c_str());
+            write_error();
+            return false;
+        }
+    }
+    count = tls->unsent(iov);
+    return true;
+}
+
+// The outcome of a write of `offered` bytes (or -errno): what went out is consumed, a
+// short write or EAGAIN waits for the socket, an error puts the peer out (false).
+bool Connection::wrote(ssize_t result, size_t offered)
+{
+    if (result == -EAGAIN) {
+        write_blocked_ = true;
+        return true;
+    }
+    if (result < 0) {
+        io_.log.write(LogLevel::debug, "%s write: %s", peer_.c_str(), strerror(static_cast<int>(-result)));
+        write_error();
+        return false;
+    }
+    size_t n = static_cast<size_t>(result);
+    if (TlsSession* tls = socket_.tls()) {
+        tls->sent(n);
+    } else if (n > 0) {
+        out_.consume(n);
+        written(n);
+    }
+    write_blocked_ = n < offered;
+    return true;
+}
+
+// Writes what is owed until it is all out or the socket blocks.
+void Connection::write_owed()
+{
+    while (owes_output() && !write_blocked_) {
+        iovec iov[WriteRing::max_iov];
+        size_t count;
+        if (!gather(iov, count))
+            return;
+        if (count == 0)
+            break;  // a backlog skipped (the drop policy) while sealing
+        size_t offered = 0;
+        for (size_t i = 0; i < count; i++)
+            offered += iov[i].iov_len;
+        ssize_t n;
+        do
+            n = writev(socket_.fd(), iov, static_cast<int>(count));
+        while (n < 0 && errno == EINTR);
+        if (!wrote(n < 0 ? -errno : n, offered))
+            return;
     }
 }
 
-void Connection::flush()
+void Connection::write_error()
+{
+    if (state_ == State::open)
+        write_failed();
+    else
+        close_now("write error");
+}
+
+void Connection::writes_done()
 {
     if (state_ == State::closed)
         return;
-    while (owes_output()) {
-        iovec iov[max_iov];
-        size_t count = out_.fill(iov, max_iov);
-        Written w = write_some(iov, count);
-        if (w.failed) {
-            if (state_ == State::open)
-                write_failed();
-            else
-                close_now("write error");
-            return;
-        }
-        if (w.bytes > 0) {
-            out_.consume(w.bytes);
-            written(w.bytes);
-        }
-        write_blocked_ = w.blocked;
-        if (write_blocked_)
-            break;
-    }
     if (!owes_output())
         write_blocked_ = false;
     if (state_ == State::open)
@@ -299,6 +333,41 @@ void Connection::flush()
     if (state_ == State::closing)
         finish_closing();
     update_interest();
+}
+
+// In the flush pass with a ring, the send joins the pass's submission: its iovecs are
+// gathered now, and the ring hands back the result (sent_by_ring).
+void Connection::flush()
+{
+    if (state_ == State::closed || in_ring_)
+        return;
+    write_blocked_ = false;  // the caller writes when the socket may take more
+    WriteRing* ring = io_.ring.get();
+    if (ring && ring->batching() && owes_output()) {
+        iovec* iov = ring->add(*this);
+        size_t count;
+        if (!gather(iov, count))
+            return;
+        if (count > 0) {
+            ring->commit(socket_.fd(), count);
+            in_ring_ = true;
+            return;
+        }
+    }
+    write_owed();
+    writes_done();
+}
+
+void Connection::sent_by_ring(int result, size_t offered)
+{
+    assert(in_ring_);
+    in_ring_ = false;
+    if (state_ == State::closed)
+        return;  // put out while its send was under way: what it took is lost with it
+    if (!wrote(result, offered))
+        return;
+    write_owed();  // more than one send held: the rest now, directly
+    writes_done();
 }
 
 void Connection::close_after_output(double seconds)

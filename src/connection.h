@@ -6,6 +6,7 @@
 #include "log.h"
 #include "room_log.h"
 #include "tls_session.h"
+#include "write_ring.h"
 
 #include <cstddef>
 #include <ev.h>
@@ -46,6 +47,9 @@ public:
     struct ev_loop* const loop;
     Log& log;
     std::unique_ptr<char[]> buffer;
+    // The flush pass's writes, where io_uring is set up ([server] io_uring): while it
+    // batches, a connection's flush adds a send to it instead of writing.
+    std::unique_ptr<WriteRing> ring;
 
 private:
     static void on_next(struct ev_loop* loop, ev_idle* w, int revents);
@@ -110,6 +114,8 @@ public:
     Socket release();
     // Io::read_next's call: reads if it still wants to.
     void read_again();
+    // The ring's call: the send it made of `offered` bytes took result (bytes, or -errno).
+    void sent_by_ring(int result, size_t offered);
     bool tls() const { return socket_.tls() != nullptr; }
 
 protected:
@@ -150,16 +156,15 @@ private:
     static void on_read(struct ev_loop* loop, ev_io* w, int revents);
     static void on_write(struct ev_loop* loop, ev_io* w, int revents);
     static void on_timer(struct ev_loop* loop, ev_timer* w, int revents);
-    struct Written {
-        size_t bytes;
-        bool blocked;
-        bool failed;
-    };
 
     void read_input();
     void read_tls(char* buf, size_t want);
-    Written write_some(const iovec* iov, size_t count);
-    bool owes_output() const { return out_.pending() > 0 || (socket_.tls() && socket_.tls()->held()); }
+    bool gather(iovec* iov, size_t& count);
+    bool wrote(ssize_t result, size_t offered);
+    void write_owed();
+    void write_error();
+    void writes_done();
+    bool owes_output() const { return out_.pending() > 0 || (socket_.tls() && socket_.tls()->owes()); }
     bool wants_read() const;
     void finish_closing();
 
@@ -173,6 +178,7 @@ private:
     bool handshake_done_ = false;    // TLS: handshake_done() was said
     bool notify_blocked_ = false;    // TLS: close_notify waits for the socket
     bool read_next_ = false;         // TLS: in Io's list of reads for the next iteration
+    bool in_ring_ = false;           // a send of this connection's waits in the ring
     std::string peer_;
     RoomLog::Reader out_;
     ev_io read_w_;

@@ -45,14 +45,16 @@ const char usage[] =
     "the config file (an invalid one is reported and changes nothing).\n"
     "\n"
     "Environment: EVCHAT_CONFIG=FILE is --config FILE, EVCHAT_LISTEN=ADDR[,ADDR...] is\n"
-    "--listen for each ADDR; the command line wins. NOTIFY_SOCKET (systemd) gets\n"
-    "READY=1 once listening and STOPPING=1 at shutdown.\n";
+    "--listen for each ADDR; the command line wins. EVCHAT_IO_URING=auto|off is\n"
+    "[server] io_uring, over the file's. NOTIFY_SOCKET (systemd) gets READY=1 once\n"
+    "listening and STOPPING=1 at shutdown.\n";
 
 struct Options {
     std::string config_path;
     std::vector<std::string> listen;
     std::string healthcheck;
     std::string stats;
+    const char* io_uring = nullptr;  // EVCHAT_IO_URING, if set
     bool check_only = false;
 };
 
@@ -61,6 +63,7 @@ void read_environment(Options& opt)
 {
     if (const char* path = getenv("EVCHAT_CONFIG"))
         opt.config_path = path;
+    opt.io_uring = getenv("EVCHAT_IO_URING");
     if (const char* list = getenv("EVCHAT_LISTEN")) {
         std::string_view rest = list;
         while (!rest.empty()) {
@@ -153,6 +156,12 @@ std::string load_effective(const Options& opt, Config& out)
                 return "--listen: " + err;
         }
         config.server.listen = opt.listen;
+    }
+    if (opt.io_uring) {
+        std::string_view v = opt.io_uring;
+        if (v != "auto" && v != "off")
+            return "EVCHAT_IO_URING: expected \"auto\" or \"off\", got \"" + std::string(v) + "\"";
+        config.server.io_uring = v == "auto" ? IoUring::automatic : IoUring::off;
     }
     out = std::move(config);
     return "";

@@ -252,6 +252,17 @@ std::string format_metrics(const MetricsSnapshot& s)
     e.family("evchat_loop_busy_seconds_max", T::gauge,
              "The longest one iteration of the event loop ran (from waking to sleeping again) since start.");
     e.sample(s.stats.loop_busy_max);
+    e.family("evchat_flush_path", T::gauge,
+             "How the flush pass writes ([server] io_uring): 1 for the path in use, io_uring or writev.");
+    e.sample({{"path", "io_uring"}}, s.io_uring ? 1 : 0);
+    e.sample({{"path", "writev"}}, s.io_uring ? 0 : 1);
+    if (s.io_uring) {
+        e.family("evchat_io_uring_sends_total", T::counter, "Sends the flush pass submitted through io_uring.");
+        e.sample(d(s.ring_sends));
+        e.family("evchat_io_uring_submissions_total", T::counter,
+                 "io_uring submissions: a flush pass submits its sends 8 at a time.");
+        e.sample(d(s.ring_submissions));
+    }
     e.family("evchat_tls_handshakes_total", T::counter,
              "TLS handshakes (chat and web listeners) by result: ok, failed (not TLS, an old version, "
              "a bad message, a reset), timeout ([tls] handshake_timeout), closed (by the peer before "

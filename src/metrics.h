@@ -83,6 +83,9 @@ struct MetricsSnapshot {
     uint64_t backlog_largest_bytes = 0;
     uint64_t log_chunks = 0;
     uint64_t log_bytes = 0;
+    bool io_uring = false;            // the flush pass writes through a ring
+    uint64_t ring_sends = 0;
+    uint64_t ring_submissions = 0;
     ProcessFigures process;
 };
 

@@ -32,6 +32,7 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
           accept_client(std::move(s), std::move(addr), std::move(rest));
       })
 {
+    start_ring();
     access_.configure(config_.access);
     proxies_.configure(config_.proxy);
     tls_proxies_.configure(config_.proxy);
@@ -54,6 +55,27 @@ Server::Server(struct ev_loop* loop, const Config& config, Log& log)
         room_.set_relay(&cluster_->relay());
         cluster_->start();
     }
+}
+
+// One line says which path the flush pass takes: the kernel, its io_uring_disabled setting
+// or a container's seccomp profile may refuse the ring, and writev serves as well.
+void Server::start_ring()
+{
+    // Sends per submission. One submission for a whole pass costs the least CPU, but its
+    // receivers hear nothing until the last send is prepared: at 100k deliveries/s to 100
+    // clients, p99 was 1.45 times writev's; by 8, the receivers work while the pass goes
+    // on (p99 0.75 times writev's) and the CPU saved is the same (scripts/compare; README).
+    constexpr unsigned batch = 8;
+    if (config_.server.io_uring == IoUring::off) {
+        log_.write(LogLevel::info, "flush: writev (io_uring = \"off\")");
+        return;
+    }
+    std::string why;
+    io_.ring = WriteRing::open(batch, why);
+    if (io_.ring)
+        log_.write(LogLevel::info, "flush: io_uring (%u sends per submission)", batch);
+    else
+        log_.write(LogLevel::warn, "io_uring unavailable (%s): flushing with writev", why.c_str());
 }
 
 std::unique_ptr<Cluster> Server::make_cluster()
@@ -348,6 +370,11 @@ std::string Server::metrics_text()
         }
     if (const RoomHistory* history = room_.history())
         s.log_bytes += history->bytes_held();
+    if (const WriteRing* ring = io_.ring.get()) {
+        s.io_uring = true;
+        s.ring_sends = ring->submitted();
+        s.ring_submissions = ring->submissions();
+    }
     s.process = read_process_figures();
     return format_metrics(s);
 }
@@ -536,6 +563,9 @@ void Server::on_prepare(struct ev_loop*, ev_prepare* w, int)
 void Server::flush_pass()
 {
     stats_.loop_iterations++;
+    WriteRing* ring = io_.ring.get();
+    if (ring)
+        ring->begin();
     for (;;) {
         if (room_.changes() != flushed_changes_) {
             flushed_changes_ = room_.changes();
@@ -547,10 +577,15 @@ void Server::flush_pass()
             due_[i]->flush();
         }
         due_.clear();
+        // Every send is reaped before anyone is destroyed: a retired client's send completes first.
+        if (ring)
+            ring->run();
         destroy_retired();
         if (room_.changes() == flushed_changes_ && due_.empty())
             break;
     }
+    if (ring)
+        ring->end();
     // What this iteration said, leaves of the clients just destroyed included, goes to
     // the stream as one entry.
     if (cluster_)

@@ -81,6 +81,7 @@ private:
     const char* check_admission(const std::string& addr, bool* denied = nullptr);
     Slots<Client>& admit(const Socket& socket, Transport t);
     void flush_pass();
+    void start_ring();
     void destroy_retired();
     void arm_summary_timer();
     void arm_presence_timer();

@@ -67,75 +67,6 @@ bool use_chain(SSL_CTX* ctx, const std::string& pem)
     return ok;
 }
 
-// The sessions' transport: the socket, but first the bytes a PROXY header's reader took
-// past the header (the beginning of the handshake). One BIO for both keeps one code path.
-struct SocketBio {
-    int fd;
-    std::string early;
-    size_t early_read = 0;
-    bool eof = false;  // read() said so: OpenSSL asks (BIO_CTRL_EOF) to tell EOF from an error
-};
-
-int socket_bio_read(BIO* b, char* out, int len)
-{
-    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
-    BIO_clear_retry_flags(b);
-    if (t->early_read < t->early.size()) {
-        size_t n = std::min(static_cast<size_t>(len), t->early.size() - t->early_read);
-        memcpy(out, t->early.data() + t->early_read, n);
-        t->early_read += n;
-        if (t->early_read == t->early.size())
-            std::string().swap(t->early);
-        return static_cast<int>(n);
-    }
-    ssize_t n = read(t->fd, out, static_cast<size_t>(len));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        BIO_set_retry_read(b);
-    t->eof = n == 0;
-    return static_cast<int>(n);
-}
-
-int socket_bio_write(BIO* b, const char* in, int len)
-{
-    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
-    BIO_clear_retry_flags(b);
-    ssize_t n = write(t->fd, in, static_cast<size_t>(len));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        BIO_set_retry_write(b);
-    return static_cast<int>(n);
-}
-
-long socket_bio_ctrl(BIO* b, int cmd, long, void*)
-{
-    auto* t = static_cast<SocketBio*>(BIO_get_data(b));
-    switch (cmd) {
-    case BIO_CTRL_FLUSH: return 1;  // writes are unbuffered
-    case BIO_CTRL_PENDING: return static_cast<long>(t->early.size() - t->early_read);
-    case BIO_CTRL_EOF: return t->eof;
-    default: return 0;
-    }
-}
-
-int socket_bio_destroy(BIO* b)
-{
-    delete static_cast<SocketBio*>(BIO_get_data(b));
-    BIO_set_data(b, nullptr);
-    return 1;
-}
-
-BIO_METHOD* socket_bio_method()
-{
-    static BIO_METHOD* const method = [] {
-        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "evchat socket");
-        BIO_meth_set_read(m, socket_bio_read);
-        BIO_meth_set_write(m, socket_bio_write);
-        BIO_meth_set_ctrl(m, socket_bio_ctrl);
-        BIO_meth_set_destroy(m, socket_bio_destroy);
-        return m;
-    }();
-    return method;
-}
-
 }  // namespace
 
 std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::string& err, Culprit& culprit)
@@ -155,8 +86,8 @@ std::unique_ptr<TlsContext> TlsContext::load(const TlsConfig& config, std::strin
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
     // Buffers go back to the allocator whenever a connection is idle: what an idle TLS
-    // client costs is its session, not 2 × 17 KB of record buffers. A write may be retried
-    // from another address (TlsSession keeps a blocked record's bytes) and end after one record.
+    // client costs is its session, not 2 × 17 KB of record buffers. A write that blocks on
+    // the socket (close_notify) may be retried from another address and end after one record.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // Whole socket reads instead of a header and then a body: half the read calls.
@@ -228,17 +159,9 @@ TlsContext::~TlsContext()
 std::unique_ptr<TlsSession> TlsContext::session(int fd, std::string early) const
 {
     SSL* ssl = SSL_new(ctx_);
-    BIO* bio = BIO_new(socket_bio_method());
-    if (!ssl || !bio) {
-        SSL_free(ssl);
-        BIO_free(bio);
+    if (!ssl) {
         ERR_clear_error();
         return nullptr;
     }
-    bool has_early = !early.empty();
-    BIO_set_data(bio, new SocketBio{fd, std::move(early)});
-    BIO_set_init(bio, 1);
-    SSL_set_bio(ssl, bio, bio);
-    SSL_set_accept_state(ssl);
-    return std::make_unique<TlsSession>(ssl, has_early);
+    return TlsSession::accept(ssl, fd, std::move(early));
 }

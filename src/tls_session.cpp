@@ -2,10 +2,26 @@
 #include "tls_session.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <unistd.h>
+
+// The session's transport, behind its BIO: the socket, but first the bytes a PROXY header's
+// reader took past the header (the beginning of the handshake); and the records sealed for
+// the connection to send, which any later record must follow. One BIO for all keeps one
+// code path.
+struct TlsTransport {
+    int fd = -1;
+    std::string early;
+    size_t early_read = 0;
+    bool eof = false;      // read() said so: OpenSSL asks (BIO_CTRL_EOF) to tell EOF from an error
+    bool sealing = false;  // in seal(): records go to sealed
+    std::string sealed;
+    size_t sent = 0;  // of sealed
+};
 
 namespace {
 
@@ -23,6 +39,70 @@ int fresh(Call call)
     return call();
 }
 
+int transport_read(BIO* b, char* out, int len)
+{
+    auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (t->early_read < t->early.size()) {
+        size_t n = std::min(static_cast<size_t>(len), t->early.size() - t->early_read);
+        memcpy(out, t->early.data() + t->early_read, n);
+        t->early_read += n;
+        if (t->early_read == t->early.size())
+            std::string().swap(t->early);
+        return static_cast<int>(n);
+    }
+    ssize_t n = read(t->fd, out, static_cast<size_t>(len));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        BIO_set_retry_read(b);
+    t->eof = n == 0;
+    return static_cast<int>(n);
+}
+
+int transport_write(BIO* b, const char* in, int len)
+{
+    auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (t->sealing || t->sent < t->sealed.size()) {
+        t->sealed.append(in, static_cast<size_t>(len));
+        return len;
+    }
+    ssize_t n = write(t->fd, in, static_cast<size_t>(len));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        BIO_set_retry_write(b);
+    return static_cast<int>(n);
+}
+
+long transport_ctrl(BIO* b, int cmd, long, void*)
+{
+    auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;  // writes are unbuffered
+    case BIO_CTRL_PENDING: return static_cast<long>(t->early.size() - t->early_read);
+    case BIO_CTRL_EOF: return t->eof;
+    default: return 0;
+    }
+}
+
+int transport_destroy(BIO* b)
+{
+    delete static_cast<TlsTransport*>(BIO_get_data(b));
+    BIO_set_data(b, nullptr);
+    return 1;
+}
+
+BIO_METHOD* transport_method()
+{
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "evchat socket");
+        BIO_meth_set_read(m, transport_read);
+        BIO_meth_set_write(m, transport_write);
+        BIO_meth_set_ctrl(m, transport_ctrl);
+        BIO_meth_set_destroy(m, transport_destroy);
+        return m;
+    }();
+    return method;
+}
+
 }  // namespace
 
 std::string openssl_reason(const char* fallback)
@@ -33,7 +113,29 @@ std::string openssl_reason(const char* fallback)
     return reason ? reason : fallback;
 }
 
-TlsSession::TlsSession(SSL* ssl, bool early) : ssl_(ssl), unread_(early) {}
+std::unique_ptr<TlsSession> TlsSession::accept(SSL* ssl, int fd, std::string early)
+{
+    BIO* bio = BIO_new(transport_method());
+    if (!bio) {
+        SSL_free(ssl);
+        ERR_clear_error();
+        return nullptr;
+    }
+    bool has_early = !early.empty();
+    auto* transport = new TlsTransport;
+    transport->fd = fd;
+    transport->early = std::move(early);
+    BIO_set_data(bio, transport);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_accept_state(ssl);
+    return std::unique_ptr<TlsSession>(new TlsSession(ssl, *transport, has_early));
+}
+
+TlsSession::TlsSession(SSL* ssl, TlsTransport& transport, bool early)
+    : ssl_(ssl), transport_(transport), unread_(early)
+{
+}
 
 TlsSession::~TlsSession()
 {
@@ -80,50 +182,15 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
     return r;
 }
 
-// Writes from p until done, or until the socket or the session stops it: then what is left
-// of p is held, to be offered again first (OpenSSL may have made a record of part of it,
-// and a retry must offer at least those bytes again).
-TlsSession::Result TlsSession::write_out(const char* p, size_t n, Result r)
-{
-    while (n > 0) {
-        size_t done = 0;
-        int ret = fresh([&] { return SSL_write_ex(ssl_, p, n, &done); });
-        if (ret <= 0) {
-            r = outcome(ret, r);
-            if (r.ended) {
-                r.ended = false;  // a write to a peer that has gone: nothing more goes out
-                r.failed = true;
-            } else if (r.wait == Wait::readable) {
-                // A write that must first read (a renegotiation, which is refused, or a
-                // message split across records) would spin on a writable socket: the
-                // session is given up rather than left to wait on the wrong side.
-                why_ = "a write waits for the peer's input";
-                r.wait = Wait::none;
-                r.failed = true;
-            } else if (r.wait == Wait::writable) {
-                held_.assign(p, n);
-            }
-            return r;
-        }
-        p += done;
-        n -= done;  // a peer that asked for short records (max_fragment_length) gets several
-    }
-    return r;
-}
-
-TlsSession::Result TlsSession::write(const iovec* iov, size_t count)
+// Records go to the transport's sealed bytes, which always take them: a write stops only
+// when the session fails.
+TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
 {
     Result r;
-    if (!held_.empty()) {
-        std::string held;
-        held.swap(held_);  // an idle connection keeps no buffer
-        r = write_out(held.data(), held.size(), r);
-        if (r.wait != Wait::none || r.failed)
-            return r;
-    }
     char record[record_size];
     size_t i = 0, offset = 0;
-    while (i < count) {
+    transport_.sealing = true;
+    while (i < count && r.bytes < seal_max) {
         size_t len = 0;
         while (i < count && len < record_size) {
             size_t take = std::min(iov[i].iov_len - offset, record_size - len);
@@ -135,12 +202,56 @@ TlsSession::Result TlsSession::write(const iovec* iov, size_t count)
                 offset = 0;
             }
         }
-        r.bytes += len;  // taken: written, or held
-        r = write_out(record, len, r);
-        if (r.wait != Wait::none || r.failed)
-            return r;
+        const char* p = record;
+        size_t left = len;
+        while (left > 0) {
+            // A write ends after each record (partial writes are on, for close_notify): a
+            // peer that asked for short ones (max_fragment_length) makes several.
+            size_t done = 0;
+            int ret = fresh([&] { return SSL_write_ex(ssl_, p, left, &done); });
+            if (ret <= 0) {
+                r = outcome(ret, r);
+                // A write that must first read (a renegotiation, which is refused, or a
+                // message split across records) would wait on the wrong side: the session
+                // is given up.
+                if (r.wait == Wait::readable)
+                    why_ = "a write waits for the peer's input";
+                else if (r.ended)
+                    why_ = "closed by the peer";
+                transport_.sealing = false;
+                return {r.bytes, Wait::none, false, true};
+            }
+            p += done;
+            left -= done;
+        }
+        r.bytes += len;
     }
+    transport_.sealing = false;
     return r;
+}
+
+size_t TlsSession::unsent(iovec* iov) const
+{
+    if (!owes())
+        return 0;
+    iov->iov_base = transport_.sealed.data() + transport_.sent;
+    iov->iov_len = transport_.sealed.size() - transport_.sent;
+    return 1;
+}
+
+void TlsSession::sent(size_t n)
+{
+    transport_.sent += n;
+    assert(transport_.sent <= transport_.sealed.size());
+    if (!owes()) {
+        std::string().swap(transport_.sealed);  // an idle connection keeps no buffer
+        transport_.sent = 0;
+    }
+}
+
+bool TlsSession::owes() const
+{
+    return transport_.sent < transport_.sealed.size();
 }
 
 bool TlsSession::handshake_done() const

@@ -1,13 +1,15 @@
 // TLS session: one connection's OpenSSL state on the loop — the handshake, the plaintext
-// read from its records and the records written from what it is owed. Owned by the
-// connection's Socket.
+// read from its records and the records sealed from what it is owed, which the connection
+// sends as it sends plain bytes. Owned by the connection's Socket.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <sys/uio.h>
 
 typedef struct ssl_st SSL;
+struct TlsTransport;
 
 // The reason of the first error in OpenSSL's queue ("wrong version number", "no start
 // line"), or fallback; the queue is cleared.
@@ -25,21 +27,26 @@ public:
         bool failed = false;  // the session is broken; why() says how
     };
 
-    // Takes ssl, in server (accept) state on a connected non-blocking socket; early: its
-    // transport holds bytes read from the socket before the session began.
-    TlsSession(SSL* ssl, bool early);
+    // A session for ssl (in server state) on the connected non-blocking socket fd; early:
+    // bytes read from the socket before the session began. Null, ssl freed, when OpenSSL
+    // has no memory for its transport.
+    static std::unique_ptr<TlsSession> accept(SSL* ssl, int fd, std::string early);
     ~TlsSession();
     TlsSession(const TlsSession&) = delete;
     TlsSession& operator=(const TlsSession&) = delete;
 
     // Up to n bytes of plaintext; while the handshake is unfinished, reading drives it.
     Result read(char* buf, size_t n);
-    // Encrypts what iov holds in records of up to 16 KiB and writes them. Bytes count as
-    // taken once offered to OpenSSL: what the socket did not take yet the session holds
-    // (held(), at most a record's worth) and writes first next time.
-    Result write(const iovec* iov, size_t count);
-    // Bytes of a record the socket has not taken yet.
-    bool held() const { return !held_.empty(); }
+    // Encrypts what iov holds, up to seal_max bytes, in records of up to 16 KiB, for the
+    // connection to send (unsent()); bytes: the plaintext taken. Records OpenSSL writes on
+    // its own while sealed bytes wait (an alert, a key update) queue behind them.
+    static constexpr size_t seal_max = 64 * 1024;
+    Result seal(const iovec* iov, size_t count);
+    // The sealed bytes not sent yet, as one iovec; 0 when there are none.
+    size_t unsent(iovec* iov) const;
+    // n of them went out.
+    void sent(size_t n);
+    bool owes() const;
     // Whether input may wait inside the session, where no readiness of the socket will
     // announce it: bytes taken before the session began, or records left when the last
     // read() stopped at its size rather than for want of input. (A partial record that
@@ -54,11 +61,11 @@ public:
     std::string describe() const;
 
 private:
+    TlsSession(SSL* ssl, TlsTransport& transport, bool early);
     Result outcome(int ret, Result r);
-    Result write_out(const char* p, size_t n, Result r);
 
     SSL* ssl_;
-    std::string held_;  // a record's plaintext OpenSSL is still writing (empty: none)
+    TlsTransport& transport_;  // owned by ssl_, through its BIO
     bool unread_;
     std::string why_;
 };
