@@ -11,7 +11,10 @@
 #include <ctime>
 #include <fcntl.h>
 #include <fstream>
+#include <cstddef>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -524,9 +528,24 @@ static int decode_status(int st)
     return -1;
 }
 
+// In the child: io_uring_setup fails with EPERM from now on, as under Docker's default
+// seccomp profile.
+static void deny_io_uring_setup()
+{
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+        _exit(126);
+}
+
 // fork + exec with the given fds as stdout and stderr; only async-signal-safe calls in
 // the child.
-static pid_t spawn(std::vector<std::string> argv, int out_fd, int err_fd, rlim_t nofile)
+static pid_t spawn(std::vector<std::string> argv, int out_fd, int err_fd, rlim_t nofile, bool deny_io_uring = false)
 {
     std::vector<std::string> envs = child_environment();
     std::vector<char*> args = c_strings(argv);
@@ -558,6 +577,8 @@ static pid_t spawn(std::vector<std::string> argv, int out_fd, int err_fd, rlim_t
         // raise its hard limit again: take it out of the bounding set.
         prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
     }
+    if (deny_io_uring)
+        deny_io_uring_setup();
     execve(args[0], args.data(), envp.data());
     static const char msg[] = "exec failed\n";
     ssize_t ignored = write(2, msg, sizeof msg - 1);
@@ -632,7 +653,7 @@ RunResult run(const std::vector<std::string>& argv, double timeout)
     return r;
 }
 
-Server::Server(const std::vector<std::string>& argv, rlim_t nofile)
+Server::Server(const std::vector<std::string>& argv, rlim_t nofile, bool deny_io_uring)
 {
     const char* tmp = getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/evchat-itest-log-XXXXXX";
@@ -641,7 +662,7 @@ Server::Server(const std::vector<std::string>& argv, rlim_t nofile)
     out_fd_ = mkostemp(name.data(), O_CLOEXEC | O_APPEND);
     REQUIRE_MESSAGE(out_fd_ >= 0, "mkostemp: " << strerror(errno));
     unlink(name.data());
-    pid_ = spawn(argv, out_fd_, out_fd_, nofile);
+    pid_ = spawn(argv, out_fd_, out_fd_, nofile, deny_io_uring);
     REQUIRE_MESSAGE(pid_ > 0, "fork: " << strerror(errno));
 }
 
@@ -886,7 +907,7 @@ std::unique_ptr<Server> start_evchat(const ServerOptions& opts)
         argv.push_back("--listen");
         argv.push_back(l);
     }
-    std::unique_ptr<Server> s(new Server(argv, opts.nofile));
+    std::unique_ptr<Server> s(new Server(argv, opts.nofile, opts.deny_io_uring));
     s->config = std::move(config);
     bool ok = s->wait_listening(opts.listen.size());
     REQUIRE_MESSAGE(ok, "evchat did not report listening; output:\n" << s->output_tail());

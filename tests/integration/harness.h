@@ -131,6 +131,7 @@ struct ServerOptions {
     rlim_t nofile = 0;      // RLIMIT_NOFILE for the child, 0 = inherit
     std::string config;     // TOML text; non-empty => written to a temp file, passed as --config
     std::vector<std::string> listen{"127.0.0.1:0"}; // each becomes --listen
+    bool deny_io_uring = false;  // a seccomp filter refuses io_uring_setup, as containers' do
 };
 
 // A child process with stdout and stderr captured in an unlinked temporary file (a file
@@ -138,7 +139,7 @@ struct ServerOptions {
 // destruction if still running.
 class Server {
 public:
-    explicit Server(const std::vector<std::string>& argv, rlim_t nofile = 0);
+    explicit Server(const std::vector<std::string>& argv, rlim_t nofile = 0, bool deny_io_uring = false);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
