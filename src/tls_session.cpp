@@ -187,6 +187,13 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
 TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
 {
     Result r;
+    size_t plain = 0;
+    for (size_t k = 0; k < count && plain < seal_max; k++)
+        plain += iov[k].iov_len;
+    plain = std::min(plain, seal_max + record_size);
+    // A record adds at most a header, a tag and padding: one allocation for all of them.
+    constexpr size_t record_overhead = SSL3_RT_HEADER_LENGTH + 256;
+    transport_.sealed.reserve(transport_.sealed.size() + plain + (plain / record_size + 1) * record_overhead);
     char record[record_size];
     size_t i = 0, offset = 0;
     transport_.sealing = true;
