@@ -121,7 +121,7 @@ unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 integration: $(BUILD)/integration-tests $(BUILD)/evchat $(BUILD)/evchat-cat $(GOCHAT)
 	EVCHAT_BIN=$(abspath $(BUILD))/evchat EVCHAT_CAT=$(abspath $(BUILD))/evchat-cat \
-	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests
+	GOCHAT_BIN=$(abspath $(GOCHAT)) $(BUILD)/integration-tests $(ITEST_ARGS)
 # The seed's protocol and the room's rules again, through HAProxy with send-proxy and
 # send-proxy-v2 in front of evchat (tests/integration/harness.cpp, EVCHAT_FRONT).
 integration-proxy: $(BUILD)/integration-tests $(BUILD)/evchat $(BUILD)/evchat-cat
@@ -152,11 +152,14 @@ container-test:
 # pipe, so in a process out of descriptors (the fd-exhaustion test) it reports correct
 # virtual calls as invalid; a call on a destroyed object is still ASan's use-after-free.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer -fno-sanitize-recover=all
-# The flush pass's writev path is the one these tests take (EVCHAT_IO_URING=off; make test
-# takes io_uring where the kernel allows it): both paths run the whole suite. ASan cannot
-# see what the kernel reads through an io_uring entry, so it loses little on the ring.
+# The whole suite on the flush pass's writev path (EVCHAT_IO_URING=off; make test takes
+# io_uring where the kernel allows it, so both paths run it all), then the suites that
+# write through the ring in every way (plain, TLS, WebSocket, short sends) on io_uring.
+ASAN_ON_RING := *io_uring_test*,*tls_test*,*websocket_test*,*protocol_test*,*limits_test*
 asan: test-deps
 	@EVCHAT_IO_URING=off $(MAKE) --no-print-directory BUILD=build/asan CXXFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" unit integration
+	@EVCHAT_IO_URING=auto $(MAKE) --no-print-directory BUILD=build/asan CXXFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+	  ITEST_ARGS='-sf=$(ASAN_ON_RING)' integration
 
 # The soak test: the server built with these flags under SOAK_SECONDS of mixed load
 # from 5,000 clients (scripts/soak --help; it builds what it needs), once on each flush

@@ -48,7 +48,7 @@ size_t Client::read_size()
 // A client over the soft limit is not read: one that does not read cannot keep talking.
 bool Client::wants_input() const
 {
-    return session_.takes_input() && out().pending() <= chat_.config.client.output_soft_limit &&
+    return session_.takes_input() && owed() <= chat_.config.client.output_soft_limit &&
            owner_.input_open();
 }
 
@@ -235,7 +235,7 @@ void Client::check_backlog()
     if (!session_.member())
         return;
     const ClientConfig& config = chat_.config.client;
-    uint64_t backlog = out().pending();
+    uint64_t backlog = owed();
     if (backlog > config.output_hard_limit)
         slow_consumer("over the hard limit");
     else if (backlog <= config.output_soft_limit)
@@ -248,7 +248,7 @@ void Client::slow_consumer(const char* why)
 {
     assert(session_.member());
     const ClientConfig& config = chat_.config.client;
-    uint64_t backlog = out().pending();
+    uint64_t backlog = owed();
     if (config.slow_policy == SlowPolicy::disconnect) {
         chat_.log.write(LogLevel::warn,
                         "%s disconnected: slow consumer, %s (backlog %llu bytes, soft limit %zu, hard limit %zu)",

@@ -65,7 +65,7 @@ public:
 
     const std::string& name() const { return session_.name(); }
     // Bytes owed to this client (its output backlog).
-    uint64_t backlog() const { return out().pending(); }
+    uint64_t backlog() const { return owed(); }
     // The peer's address without its port: what the per-address limit counts.
     std::string host() const { return host_of(peer()); }
 

@@ -116,6 +116,7 @@ Connection::~Connection()
 
 Socket Connection::release()
 {
+    assert(!in_ring_);
     close_now("");
     return std::move(socket_);
 }
@@ -300,8 +301,7 @@ void Connection::write_owed()
         size_t count;
         if (!gather(iov, count))
             return;
-        if (count == 0)
-            break;  // a backlog skipped (the drop policy) while sealing
+        assert(count > 0);  // something is owed: the log's bytes, or a record sealed from them
         size_t offered = 0;
         for (size_t i = 0; i < count; i++)
             offered += iov[i].iov_len;
@@ -348,11 +348,10 @@ void Connection::flush()
         size_t count;
         if (!gather(iov, count))
             return;
-        if (count > 0) {
-            ring->commit(socket_.fd(), count);
-            in_ring_ = true;
-            return;
-        }
+        assert(count > 0);
+        ring->commit(socket_.fd(), count);
+        in_ring_ = true;
+        return;
     }
     write_owed();
     writes_done();

@@ -103,6 +103,8 @@ public:
     void flush();
     // The socket took less than it was offered: the rest waits for it to drain.
     bool write_blocked() const { return write_blocked_; }
+    // Bytes owed and not yet sent: the reader's backlog and, over TLS, a record sealed.
+    uint64_t owed() const { return out_.pending() + (socket_.tls() ? socket_.tls()->unsent_bytes() : 0); }
     // Takes no more input; writes what is owed within `seconds`, then shuts the write side,
     // drains the input and closes.
     void close_after_output(double seconds);

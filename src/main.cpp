@@ -139,7 +139,8 @@ void notify(Log& log, const char* state)
         log.write(LogLevel::warn, "NOTIFY_SOCKET: %s: %s", state, err);
 }
 
-// The config in force: the file (if any), then the command line's --listen.
+// The config in force: the file (if any), then the command line's --listen and
+// EVCHAT_IO_URING.
 std::string load_effective(const Options& opt, Config& out)
 {
     Config config;

@@ -262,6 +262,10 @@ std::string format_metrics(const MetricsSnapshot& s)
         e.family("evchat_io_uring_submissions_total", T::counter,
                  "io_uring submissions: a flush pass submits its sends 8 at a time.");
         e.sample(d(s.ring_submissions));
+        e.family("evchat_io_uring_short_sends_total", T::counter,
+                 "Sends through io_uring that the socket took only part of, or none (EAGAIN): the client "
+                 "then waits for its socket to drain.");
+        e.sample(d(s.ring_short_sends));
     }
     e.family("evchat_tls_handshakes_total", T::counter,
              "TLS handshakes (chat and web listeners) by result: ok, failed (not TLS, an old version, "

@@ -86,6 +86,7 @@ struct MetricsSnapshot {
     bool io_uring = false;            // the flush pass writes through a ring
     uint64_t ring_sends = 0;
     uint64_t ring_submissions = 0;
+    uint64_t ring_short_sends = 0;
     ProcessFigures process;
 };
 

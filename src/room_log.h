@@ -115,7 +115,8 @@ public:
     Reader& operator=(const Reader&) = delete;
 
     // text goes out once the reader has received the log up to `at` (a line boundary;
-    // 0 for "at once").
+    // 0 for "at once"). Never while the reader's send waits in the flush pass's ring: that
+    // send may point into a short line's own storage, which this push could move.
     void push(std::string text, uint64_t at) { lines_.push_back({at, std::move(text)}); }
     // Where a private line queued now goes: after everything the room has said to this
     // reader so far.

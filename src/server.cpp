@@ -374,6 +374,7 @@ std::string Server::metrics_text()
         s.io_uring = true;
         s.ring_sends = ring->submitted();
         s.ring_submissions = ring->submissions();
+        s.ring_short_sends = ring->short_sends();
     }
     s.process = read_process_figures();
     return format_metrics(s);

@@ -19,6 +19,8 @@ struct TlsTransport {
     size_t early_read = 0;
     bool eof = false;      // read() said so: OpenSSL asks (BIO_CTRL_EOF) to tell EOF from an error
     bool sealing = false;  // in seal(): records go to sealed
+    // A send in the flush pass's ring points into it from commit to reaping: it is only
+    // appended to (which could move it) in seal() and by OpenSSL, never in that window.
     std::string sealed;
     size_t sent = 0;  // of sealed
 };
@@ -186,52 +188,34 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
 // when the session fails.
 TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
 {
-    Result r;
-    size_t plain = 0;
-    for (size_t k = 0; k < count && plain < seal_max; k++)
-        plain += iov[k].iov_len;
-    plain = std::min(plain, seal_max + record_size);
-    // A record adds at most a header, a tag and padding: one allocation for all of them.
-    constexpr size_t record_overhead = SSL3_RT_HEADER_LENGTH + 256;
-    transport_.sealed.reserve(transport_.sealed.size() + plain + (plain / record_size + 1) * record_overhead);
     char record[record_size];
-    size_t i = 0, offset = 0;
+    size_t len = 0;
+    for (size_t i = 0; i < count && len < record_size; i++) {
+        size_t take = std::min(iov[i].iov_len, record_size - len);
+        memcpy(record + len, iov[i].iov_base, take);
+        len += take;
+    }
+    // A record adds at most a header, a tag and padding: one allocation for all of it.
+    transport_.sealed.reserve(transport_.sealed.size() + len + SSL3_RT_HEADER_LENGTH + 256);
     transport_.sealing = true;
-    while (i < count && r.bytes < seal_max) {
-        size_t len = 0;
-        while (i < count && len < record_size) {
-            size_t take = std::min(iov[i].iov_len - offset, record_size - len);
-            memcpy(record + len, static_cast<const char*>(iov[i].iov_base) + offset, take);
-            len += take;
-            offset += take;
-            if (offset == iov[i].iov_len) {
-                i++;
-                offset = 0;
-            }
+    Result r;
+    for (const char* p = record; r.bytes < len;) {
+        // A write ends after each record (partial writes are on, for close_notify): a peer
+        // that asked for short ones (max_fragment_length) makes several.
+        size_t done = 0;
+        int ret = fresh([&] { return SSL_write_ex(ssl_, p + r.bytes, len - r.bytes, &done); });
+        if (ret <= 0) {
+            r = outcome(ret, r);
+            // A write that must first read (a renegotiation, which is refused, or a message
+            // split across records) would wait on the wrong side: the session is given up.
+            if (r.wait == Wait::readable)
+                why_ = "a write waits for the peer's input";
+            else if (r.ended)
+                why_ = "closed by the peer";
+            r = {r.bytes, Wait::none, false, true};
+            break;
         }
-        const char* p = record;
-        size_t left = len;
-        while (left > 0) {
-            // A write ends after each record (partial writes are on, for close_notify): a
-            // peer that asked for short ones (max_fragment_length) makes several.
-            size_t done = 0;
-            int ret = fresh([&] { return SSL_write_ex(ssl_, p, left, &done); });
-            if (ret <= 0) {
-                r = outcome(ret, r);
-                // A write that must first read (a renegotiation, which is refused, or a
-                // message split across records) would wait on the wrong side: the session
-                // is given up.
-                if (r.wait == Wait::readable)
-                    why_ = "a write waits for the peer's input";
-                else if (r.ended)
-                    why_ = "closed by the peer";
-                transport_.sealing = false;
-                return {r.bytes, Wait::none, false, true};
-            }
-            p += done;
-            left -= done;
-        }
-        r.bytes += len;
+        r.bytes += done;
     }
     transport_.sealing = false;
     return r;
@@ -242,7 +226,7 @@ size_t TlsSession::unsent(iovec* iov) const
     if (!owes())
         return 0;
     iov->iov_base = transport_.sealed.data() + transport_.sent;
-    iov->iov_len = transport_.sealed.size() - transport_.sent;
+    iov->iov_len = unsent_bytes();
     return 1;
 }
 
@@ -256,9 +240,9 @@ void TlsSession::sent(size_t n)
     }
 }
 
-bool TlsSession::owes() const
+size_t TlsSession::unsent_bytes() const
 {
-    return transport_.sent < transport_.sealed.size();
+    return transport_.sealed.size() - transport_.sent;
 }
 
 bool TlsSession::handshake_done() const

@@ -37,16 +37,17 @@ public:
 
     // Up to n bytes of plaintext; while the handshake is unfinished, reading drives it.
     Result read(char* buf, size_t n);
-    // Encrypts what iov holds, up to seal_max bytes, in records of up to 16 KiB, for the
-    // connection to send (unsent()); bytes: the plaintext taken. Records OpenSSL writes on
-    // its own while sealed bytes wait (an alert, a key update) queue behind them.
-    static constexpr size_t seal_max = 64 * 1024;
+    // Encrypts one record (up to 16 KiB) of what iov holds, for the connection to send
+    // (unsent()); bytes: the plaintext taken. One record ahead at most, as a blocked client
+    // holds no more than that beyond its backlog. Records OpenSSL writes on its own while
+    // sealed bytes wait (an alert, a key update) queue behind them.
     Result seal(const iovec* iov, size_t count);
     // The sealed bytes not sent yet, as one iovec; 0 when there are none.
     size_t unsent(iovec* iov) const;
     // n of them went out.
     void sent(size_t n);
-    bool owes() const;
+    size_t unsent_bytes() const;
+    bool owes() const { return unsent_bytes() > 0; }
     // Whether input may wait inside the session, where no readiness of the socket will
     // announce it: bytes taken before the session began, or records left when the last
     // read() stopped at its size rather than for want of input. (A partial record that

@@ -28,14 +28,25 @@ std::unique_ptr<WriteRing> WriteRing::open(unsigned batch, std::string& why)
         why = std::string("io_uring_setup: ") + strerror(-r);
         return nullptr;
     }
-    io_uring_probe* probe = io_uring_get_probe_ring(ring.get());
-    bool sendmsg = probe && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
-                   io_uring_opcode_supported(probe, IORING_OP_SEND);
+    // A profile may allow the setup and refuse what follows: one no-op submitted and reaped
+    // proves io_uring_enter, the probe io_uring_register.
+    io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
+    io_uring_prep_nop(sqe);
+    r = io_uring_submit_and_wait(ring.get(), 1);
+    io_uring_cqe* cqe;
+    if (r >= 0 && io_uring_peek_cqe(ring.get(), &cqe) == 0)
+        io_uring_cqe_seen(ring.get(), cqe);
+    io_uring_probe* probe = r < 0 ? nullptr : io_uring_get_probe_ring(ring.get());
+    if (r < 0)
+        why = std::string("io_uring_enter: ") + strerror(-r);
+    else if (!probe)
+        why = "io_uring_register: cannot probe the operations";
+    else if (!io_uring_opcode_supported(probe, IORING_OP_SENDMSG) || !io_uring_opcode_supported(probe, IORING_OP_SEND))
+        why = "the kernel's io_uring has no send or sendmsg";
     if (probe)
         io_uring_free_probe(probe);
-    if (!sendmsg) {
+    if (!why.empty()) {
         io_uring_queue_exit(ring.get());
-        why = "the kernel's io_uring has no send or sendmsg";
         return nullptr;
     }
     return std::unique_ptr<WriteRing>(new WriteRing(std::move(ring), batch));
@@ -123,7 +134,10 @@ void WriteRing::run()
         size_t offered = 0;
         for (size_t j = 0; j < sends_[i].msg.msg_iovlen; j++)
             offered += sends_[i].iov[j].iov_len;
-        sends_[i].conn->sent_by_ring(sends_[i].result, offered);
+        int result = sends_[i].result;
+        if (result == -EAGAIN || (result >= 0 && static_cast<size_t>(result) < offered))
+            short_++;
+        sends_[i].conn->sent_by_ring(result, offered);
     }
     added_ = 0;
     running_ = false;

@@ -35,9 +35,11 @@ public:
     // Submits what was added, waits for every completion and hands each connection its
     // result (bytes sent, or -errno), in the order added.
     void run();
-    // Sends submitted, and submissions, in all.
+    // Sends submitted, submissions, and sends the socket took less of than offered
+    // (EAGAIN included), in all.
     unsigned long long submitted() const { return submitted_; }
     unsigned long long submissions() const { return submissions_; }
+    unsigned long long short_sends() const { return short_; }
 
 private:
     struct Send {
@@ -56,4 +58,5 @@ private:
     bool running_ = false;
     unsigned long long submitted_ = 0;
     unsigned long long submissions_ = 0;
+    unsigned long long short_ = 0;
 };
