@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the FROM-scratch image offline from the Containerfile around build/evchat-static
-# and runs it twice under podman; each time it chats with it, checks which flush path evchat
-# logged, runs its HEALTHCHECK and stops it with SIGTERM:
+# and runs it three times under podman; each time it chats with it, checks which flush path
+# evchat logged, runs its HEALTHCHECK and stops it with SIGTERM:
 #  1. under podman's default seccomp profile, printing the path evchat took. On Debian 12
 #     (podman 4.3, containers-common 0.50.1, /usr/share/containers/seccomp.json) that
 #     profile does not list the io_uring calls, so io_uring_setup fails with its default
@@ -11,6 +11,8 @@
 #     io_uring_setup, io_uring_enter and io_uring_register, refused with EPERM (what
 #     kernel.io_uring_disabled=2 answers): evchat must say "io_uring unavailable" and chat
 #     as before, through writev.
+#  3. with no seccomp profile (seccomp=unconfined): where the host allows io_uring, evchat
+#     must say "flush: io_uring" and chat through the ring.
 # Needs podman and runc: `scripts/deps container` installs them (make container-test runs
 # it first). Where either is missing it skips, except in CI (CI set), where it fails.
 #
@@ -145,5 +147,16 @@ flush_path no-io_uring
 [ "$path" = writev ] || fail "no-io_uring: io_uring refused by seccomp, yet evchat logged '$said_line'"
 echo "flush path with io_uring refused (EPERM) by seccomp: $path: $said_line"
 finish no-io_uring
+
+# And with no seccomp profile at all, the static binary's ring works in the image wherever
+# the host kernel lets this machine use io_uring.
+serve unconfined --security-opt seccomp=unconfined
+chat unconfined
+flush_path unconfined
+if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ]; then
+    [ "$path" = io_uring ] || fail "unconfined: the host allows io_uring, yet evchat logged '$said_line'"
+fi
+echo "flush path with no seccomp profile: $path: $said_line"
+finish unconfined
 
 echo "PASS: $name"
