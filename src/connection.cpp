@@ -345,6 +345,8 @@ void Connection::flush()
     WriteRing* ring = io_.ring.get();
     if (ring && ring->batching() && owes_output()) {
         iovec* iov = ring->add(*this);
+        if (state_ == State::closed)
+            return;  // the batch that ran to make room put this connection out
         size_t count;
         if (!gather(iov, count))
             return;
@@ -365,7 +367,7 @@ void Connection::sent_by_ring(int result, size_t offered)
         return;  // put out while its send was under way: what it took is lost with it
     if (!wrote(result, offered))
         return;
-    write_owed();  // more than one send held: the rest now, directly
+    write_owed();  // what one send could not hold (past 64 iovecs, a TLS record's next): directly
     writes_done();
 }
 
