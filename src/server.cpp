@@ -64,7 +64,7 @@ void Server::start_ring()
     // Sends per submission. One submission for a whole pass costs the least CPU, but its
     // receivers hear nothing until the last send is prepared: at 100k deliveries/s to 100
     // clients, p99 was 1.45 times writev's; by 8, the receivers work while the pass goes
-    // on (p99 0.75 times writev's) and the CPU saved is the same (scripts/compare; README).
+    // on (p99 as writev's, or better) and the CPU saved is the same (scripts/compare; README).
     constexpr unsigned batch = 8;
     if (config_.server.io_uring == IoUring::off) {
         log_.write(LogLevel::info, "flush: writev (io_uring = \"off\")");
