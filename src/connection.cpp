@@ -243,9 +243,11 @@ bool Connection::input_waiting() const
     return recv(socket_.fd(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-// What to write next: the log's bytes, or over TLS the records sealed from them (more only
-// once the last are sent). false: the session failed, and the connection is closed.
-bool Connection::gather(iovec* iov, size_t& count)
+// What to write next: the log's bytes, or over TLS the record kept from them (sealed for
+// the ring, or what the socket did not take of one written through; a new one only once
+// that is sent). Through, count 0 says the socket took a new record whole. false: the
+// session failed, and the connection is closed.
+bool Connection::gather(iovec* iov, size_t& count, bool through)
 {
     TlsSession* tls = socket_.tls();
     if (!tls) {
@@ -254,7 +256,8 @@ bool Connection::gather(iovec* iov, size_t& count)
     }
     if (!tls->owes()) {
         size_t plain = out_.fill(iov, WriteRing::max_iov);
-        TlsSession::Result r = tls->seal(iov, plain);
+        TlsSession::Result r = tls->seal(iov, plain, through);
+        assert(r.failed || r.bytes > 0);
         if (r.bytes > 0) {
             out_.consume(r.bytes);
             written(r.bytes);
@@ -299,9 +302,10 @@ void Connection::write_owed()
     while (owes_output() && !write_blocked_) {
         iovec iov[WriteRing::max_iov];
         size_t count;
-        if (!gather(iov, count))
+        if (!gather(iov, count, true))
             return;
-        assert(count > 0);  // something is owed: the log's bytes, or a record sealed from them
+        if (count == 0)
+            continue;  // a TLS record, written whole on its way through
         size_t offered = 0;
         for (size_t i = 0; i < count; i++)
             offered += iov[i].iov_len;
@@ -348,7 +352,7 @@ void Connection::flush()
         if (state_ == State::closed)
             return;  // the batch that ran to make room put this connection out
         size_t count;
-        if (!gather(iov, count))
+        if (!gather(iov, count, false))
             return;
         assert(count > 0);
         ring->commit(socket_.fd(), count);

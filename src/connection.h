@@ -161,7 +161,7 @@ private:
 
     void read_input();
     void read_tls(char* buf, size_t want);
-    bool gather(iovec* iov, size_t& count);
+    bool gather(iovec* iov, size_t& count, bool through);
     bool wrote(ssize_t result, size_t offered);
     void write_owed();
     void write_error();

@@ -18,7 +18,9 @@ struct TlsTransport {
     std::string early;
     size_t early_read = 0;
     bool eof = false;      // read() said so: OpenSSL asks (BIO_CTRL_EOF) to tell EOF from an error
-    bool sealing = false;  // in seal(): records go to sealed
+    // In seal(): records go to sealed, for a send in the flush pass's ring; or, through, to
+    // the socket, and what it does not take to sealed (a write never waits).
+    enum class Seal { off, kept, through } seal = Seal::off;
     // A send in the flush pass's ring points into it from commit to reaping: it is only
     // appended to (which could move it) in seal() and by OpenSSL, never in that window.
     std::string sealed;
@@ -64,12 +66,21 @@ int transport_write(BIO* b, const char* in, int len)
 {
     auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
     BIO_clear_retry_flags(b);
-    if (t->sealing || t->sent < t->sealed.size()) {
-        t->sealed.append(in, static_cast<size_t>(len));
+    size_t want = static_cast<size_t>(len);
+    if (t->seal == TlsTransport::Seal::kept || t->sent < t->sealed.size()) {
+        t->sealed.append(in, want);
         return len;
     }
-    ssize_t n = write(t->fd, in, static_cast<size_t>(len));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    ssize_t n;
+    do
+        n = write(t->fd, in, want);
+    while (n < 0 && errno == EINTR);
+    if (t->seal == TlsTransport::Seal::through && (n >= 0 || errno == EAGAIN)) {
+        size_t took = n > 0 ? static_cast<size_t>(n) : 0;
+        t->sealed.append(in + took, want - took);
+        return len;
+    }
+    if (n < 0 && errno == EAGAIN)
         BIO_set_retry_write(b);
     return static_cast<int>(n);
 }
@@ -186,7 +197,7 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
 
 // Records go to the transport's sealed bytes, which always take them: a write stops only
 // when the session fails.
-TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
+TlsSession::Result TlsSession::seal(const iovec* iov, size_t count, bool through)
 {
     char record[record_size];
     size_t len = 0;
@@ -196,8 +207,9 @@ TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
         len += take;
     }
     // A record adds at most a header, a tag and padding: one allocation for all of it.
-    transport_.sealed.reserve(transport_.sealed.size() + len + SSL3_RT_HEADER_LENGTH + 256);
-    transport_.sealing = true;
+    if (!through)
+        transport_.sealed.reserve(transport_.sealed.size() + len + SSL3_RT_HEADER_LENGTH + 256);
+    transport_.seal = through ? TlsTransport::Seal::through : TlsTransport::Seal::kept;
     Result r;
     for (const char* p = record; r.bytes < len;) {
         // A write ends after each record (partial writes are on, for close_notify): a peer
@@ -217,7 +229,7 @@ TlsSession::Result TlsSession::seal(const iovec* iov, size_t count)
         }
         r.bytes += done;
     }
-    transport_.sealing = false;
+    transport_.seal = TlsTransport::Seal::off;
     return r;
 }
 

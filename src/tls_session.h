@@ -37,11 +37,13 @@ public:
 
     // Up to n bytes of plaintext; while the handshake is unfinished, reading drives it.
     Result read(char* buf, size_t n);
-    // Encrypts one record (up to 16 KiB) of what iov holds, for the connection to send
-    // (unsent()); bytes: the plaintext taken. One record ahead at most, as a blocked client
-    // holds no more than that beyond its backlog. Records OpenSSL writes on its own while
-    // sealed bytes wait (an alert, a key update) queue behind them.
-    Result seal(const iovec* iov, size_t count);
+    // Encrypts one record (up to 16 KiB) of what iov holds; bytes: the plaintext taken.
+    // Through: writes it to the socket, keeping what the socket does not take; else keeps
+    // it all, for a send in the flush pass's ring. The connection sends what is kept
+    // (unsent()): one record at most, as a blocked client holds no more than that beyond
+    // its backlog. Records OpenSSL writes on its own while kept bytes wait (an alert, a
+    // key update) queue behind them.
+    Result seal(const iovec* iov, size_t count, bool through);
     // The sealed bytes not sent yet, as one iovec; 0 when there are none.
     size_t unsent(iovec* iov) const;
     // n of them went out.
