@@ -195,8 +195,8 @@ TlsSession::Result TlsSession::read(char* buf, size_t n)
     return r;
 }
 
-// Records go to the transport's sealed bytes, which always take them: a write stops only
-// when the session fails.
+// The transport keeps what it does not write through, so a write never waits for the
+// socket: it stops only when the session fails.
 TlsSession::Result TlsSession::seal(const iovec* iov, size_t count, bool through)
 {
     char record[record_size];

@@ -44,7 +44,7 @@ public:
     // its backlog. Records OpenSSL writes on its own while kept bytes wait (an alert, a
     // key update) queue behind them.
     Result seal(const iovec* iov, size_t count, bool through);
-    // The sealed bytes not sent yet, as one iovec; 0 when there are none.
+    // The kept bytes not sent yet, as one iovec; 0 when there are none.
     size_t unsent(iovec* iov) const;
     // n of them went out.
     void sent(size_t n);
